@@ -1,0 +1,152 @@
+"""The ``paratheme`` command: parses arguments and hands the work to the package's modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .classifier import BlockPrediction, Classifier, ModelError, default_model_path
+from .pages import PageError
+
+PREVIEW_CHARS = 40
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="paratheme", description="Label every paragraph of a Chinese page with its theme.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    classify = sub.add_parser("classify", help="label the blocks of one page (text or HTML)")
+    classify.add_argument("page", help="a page file, or - for standard input")
+    classify.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
+    shape = classify.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print every block as JSON")
+    shape.add_argument("--content", action="store_true", help="print only the article (boilerplate dropped)")
+    classify.add_argument("--kind", choices=("auto", "html", "text"), default="auto", help="how to read the page")
+
+    predict = sub.add_parser("predict", help="label rows of a JSONL file")
+    predict.add_argument("--input", required=True, type=Path, help='JSONL rows {"id", "text"} (optional "doc_id", "position")')
+    predict.add_argument("--output", required=True, type=Path, help='JSONL rows {"id", "label", "scores"}, same order')
+    predict.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--chunk-rows", type=int, default=2048, help="rows read and labeled at a time (bounds memory)")
+
+    train = sub.add_parser("train", help="fine-tune a model from a config (same as python -m training.train)")
+    train.add_argument("--config", required=True, type=Path)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "classify":
+            return classify(args)
+        if args.command == "predict":
+            return predict(args)
+        if args.command == "train":
+            from training.train import main as train_main
+
+            return train_main(["--config", str(args.config)])
+    except (CLIError, ModelError, PageError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"paratheme: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def classify(args: argparse.Namespace) -> int:
+    page = sys.stdin.buffer.read() if args.page == "-" else _read_file(Path(args.page))
+    from .pages import read_page
+
+    blocks = read_page(page, kind=args.kind)  # read before loading the model: a bad page fails fast
+    predictions = Classifier.from_pretrained(args.model).classify_blocks(blocks)
+    if args.json:
+        json.dump({"blocks": [p.to_dict() for p in predictions]}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    elif args.content:
+        for p in predictions:
+            if not p.boilerplate:
+                print(f"[{p.label}] {p.text}")
+    else:
+        print(format_table(predictions))
+    return 0
+
+
+def format_table(predictions: list[BlockPrediction]) -> str:
+    lines = [f"{'pos':>4}  {'label':<11}  {'conf':>5}  text"]
+    for p in predictions:
+        text = p.text if len(p.text) <= PREVIEW_CHARS else p.text[:PREVIEW_CHARS] + "…"
+        lines.append(f"{p.position:>4}  {p.label:<11}  {p.score:5.2f}  {text}")
+    return "\n".join(lines)
+
+
+def predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if args.batch_size < 1 or args.chunk_rows < 1:
+        raise CLIError("--batch-size and --chunk-rows must be at least 1")
+    if not args.input.is_file():
+        raise CLIError(f"input file {args.input} not found")
+    classifier = Classifier.from_pretrained(args.model, batch_size=args.batch_size)
+    total = sum(1 for line in open(args.input, encoding="utf-8") if line.strip())
+    written = 0
+    # Write to a temporary name and rename at the end, so a failure halfway never leaves
+    # a partial file that looks complete.
+    partial = args.output.with_name(args.output.name + ".partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as out, tqdm(total=total, unit="row", file=sys.stderr) as bar:
+            for rows in _row_chunks(args.input, args.chunk_rows):
+                probs = classifier.predict_proba([row["text"] for row in rows], progress=bar.update)
+                for row, p in zip(rows, probs):
+                    label = classifier.labels[int(p.argmax())]
+                    scores = {name: round(float(v), 6) for name, v in zip(classifier.labels, p)}
+                    out.write(json.dumps({"id": row["id"], "label": label, "scores": scores}, ensure_ascii=False) + "\n")
+                    written += 1
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(args.output)
+    print(f"wrote {written} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _row_chunks(path: Path, size: int):
+    chunk: list[dict] = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CLIError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("text"), str):
+                raise CLIError(f'{path}:{number}: each row needs "id" and a string "text"')
+            if not row["text"].strip():
+                raise CLIError(f"{path}:{number}: text is empty")
+            chunk.append(row)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _read_file(path: Path) -> bytes:
+    if not path.exists():
+        raise CLIError(f"page file {path} not found")
+    if path.is_dir():
+        raise CLIError(f"{path} is a folder, not a page file")
+    return path.read_bytes()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
