@@ -3,7 +3,9 @@
     python -m eval.agreement [--second data/agreement/second-reading.tsv]
 
 Prints Cohen's kappa overall and per label (each label against the rest), the raw
-agreement, and every disagreement with both labels, for adjudication.
+agreement, and every disagreement with both labels, for adjudication. Agreement is
+measured on the first reading as it was given: where ``data/agreement/adjudication.tsv``
+later changed a label, its ``first`` column restores the original.
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ def read_second(path: Path) -> list[dict]:
     return rows
 
 
-def paired(second: list[dict], labels_dir: Path) -> list[tuple[dict, str]]:
-    """Each second-reading row with the first reading's label for the same block."""
+def read_adjudication(path: Path) -> dict[tuple[str, int], str]:
+    """(document, position) -> the first reading's label before adjudication."""
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8", newline="") as f:
+        return {(row["document"], int(row["position"])): row["first"] for row in csv.DictReader(f, delimiter="\t")}
+
+
+def paired(second: list[dict], labels_dir: Path, adjudicated: dict[tuple[str, int], str]) -> list[tuple[dict, str]]:
+    """Each second-reading row with the first reading's original label for the same block."""
     cache: dict[str, dict[int, object]] = {}
     pairs = []
     for row in second:
@@ -41,7 +51,7 @@ def paired(second: list[dict], labels_dir: Path) -> list[tuple[dict, str]]:
         first = cache[key][int(row["position"])]
         if first.hash != row["hash"]:
             raise ValueError(f"{key} position {row['position']}: the two readings saw different text")
-        pairs.append((row, first.label))
+        pairs.append((row, adjudicated.get((key, int(row["position"])), first.label)))
     return pairs
 
 
@@ -66,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.agreement")
     parser.add_argument("--second", type=Path, default=DATA / "agreement" / "second-reading.tsv")
     parser.add_argument("--first", type=Path, default=DATA / "labels", help="folder of first-reading label files")
+    parser.add_argument("--adjudication", type=Path, default=DATA / "agreement" / "adjudication.tsv")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--show", action="store_true", help="list every disagreement")
     args = parser.parse_args(argv)
 
-    pairs = paired(read_second(args.second), args.first)
+    pairs = paired(read_second(args.second), args.first, read_adjudication(args.adjudication))
     result = agreement([first for _, first in pairs], [row["label"] for row, _ in pairs])
     print(f"{result['blocks']} blocks, observed agreement {result['observed_agreement']}, Cohen's kappa {result['kappa']}")
     for label, figures in result["per_label"].items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -65,6 +66,7 @@ class Classifier:
         self.max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length))
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.load_seconds: float | None = None  # set by from_pretrained
         id2label = model.config.id2label
         self.labels: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
 
@@ -78,6 +80,7 @@ class Classifier:
             raise ModelError(f"{path} has no config.json: not a Hugging Face model folder")
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        start = time.perf_counter()
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -88,7 +91,9 @@ class Classifier:
         unknown = set(model.config.id2label.values()) - set(LABELS)
         if unknown:
             raise ModelError(f"{path}: config.json has labels {sorted(unknown)} that are not paratheme labels {list(LABELS)}")
-        return cls(model, tokenizer, **kwargs)
+        classifier = cls(model, tokenizer, **kwargs)
+        classifier.load_seconds = time.perf_counter() - start
+        return classifier
 
     @property
     def name(self) -> str:
@@ -122,13 +127,13 @@ class Classifier:
 
     def classify_blocks(self, blocks: Sequence[Block]) -> list[BlockPrediction]:
         probs = self.predict_proba([b.text for b in blocks])
-        return [self._prediction(b, row) for b, row in zip(blocks, probs)]
+        return [self.block_prediction(b, row) for b, row in zip(blocks, probs)]
 
     def classify_page(self, page: bytes | str, kind: str = "auto") -> list[BlockPrediction]:
         """Read a page (text or HTML) and label each of its blocks, in page order."""
         return self.classify_blocks(read_page(page, kind=kind))
 
-    def _prediction(self, block: Block, row: np.ndarray) -> BlockPrediction:
+    def block_prediction(self, block: Block, row: np.ndarray) -> BlockPrediction:
         best = int(row.argmax())
         return BlockPrediction(block.position, block.text, self.labels[best], float(row[best]),
                                {label: float(p) for label, p in zip(self.labels, row)})

@@ -39,6 +39,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     train = sub.add_parser("train", help="fine-tune a model from a config (same as python -m training.train)")
     train.add_argument("--config", required=True, type=Path)
+
+    serve = sub.add_parser("serve", help="run the HTTP server (FastAPI on uvicorn)")
+    serve.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--token", default=None, help="bearer token required on every route but /health "
+                       "(default: $PARATHEME_TOKEN; none means no authentication)")
+    serve.add_argument("--max-body-bytes", type=int, default=2 * 1024 * 1024, help="larger bodies get 413")
+    serve.add_argument("--max-items", type=int, default=256, help="most texts in one request (422 above)")
+    serve.add_argument("--max-chars", type=int, default=20_000, help="most characters in one text (422 above)")
     return parser.parse_args(argv)
 
 
@@ -54,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             from training.train import main as train_main
 
             return train_main(["--config", str(args.config)])
+        if args.command == "serve":
+            from serve.app import Limits, serve
+
+            limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items, max_chars=args.max_chars)
+            # Loaded here so that a bad model folder is a one-line error, not a server that fails to start.
+            serve(Classifier.from_pretrained(args.model), args.host, args.port, args.token, limits)
     except (CLIError, ModelError, PageError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"paratheme: error: {exc}", file=sys.stderr)
         return 1

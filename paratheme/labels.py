@@ -1,4 +1,4 @@
-"""The label set: one ordered list, read once from ``configs/labels.yaml``.
+"""The label set: one ordered list, read once from ``labels.yaml`` beside this module.
 
 Everything else derives from it: model configs get ``id2label`` from this order,
 and loading a model checks its config against it.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-LABELS_FILE = Path(__file__).resolve().parent.parent / "configs" / "labels.yaml"
+LABELS_FILE = Path(__file__).resolve().parent / "labels.yaml"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
     python -m training.label_tool dump SOURCE DOC_ID            # position<TAB>hash<TAB>text
     python -m training.label_tool write SOURCE DOC_ID [--how read] < ranges.txt
     python -m training.label_tool check [SOURCE/DOC_ID ...]
+    python -m training.label_tool summary                       # counts per split x source x label
 
 ``write`` reads lines of ``POSITION LABEL`` or ``FIRST-LAST LABEL`` (inclusive ranges,
 for runs of chrome a reader has gone through line by line) and writes
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     write.add_argument("--how", default="read", choices=HOWS)
     check = sub.add_parser("check")
     check.add_argument("docs", nargs="*", help="SOURCE/DOC_ID; all label files when none")
+    sub.add_parser("summary")
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -95,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAIL {exc}")
         print(f"{len(docs) - failed} ok, {failed} failed")
         return 1 if failed else 0
+    elif args.command == "summary":
+        from paratheme.data import load_examples, summary
+
+        splits = load_examples(LABELS_DIR.parent, args.corpora)
+        print(summary(splits))
+        content = sum(1 for split in splits.values() for e in split if e.label != "boilerplate" and e.how == "read")
+        print(f"\nread labels of article content (not boilerplate): {content}")
     return 0
 
 

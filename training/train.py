@@ -78,9 +78,12 @@ def macro_f1_metrics(eval_pred) -> dict[str, float]:
 
     logits, gold = eval_pred
     predicted = np.asarray(logits).argmax(axis=-1)
-    per_label = f1_score(gold, predicted, labels=list(range(len(LABELS))), average=None, zero_division=0)
+    # Labels absent from both gold and predictions (a small dev split may lack one) are left
+    # out of the mean rather than counted as zero.
+    present = sorted(set(gold.tolist()) | set(predicted.tolist()))
+    per_label = f1_score(gold, predicted, labels=present, average=None, zero_division=0)
     metrics = {"macro_f1": float(per_label.mean()), "accuracy": float(accuracy_score(gold, predicted))}
-    metrics.update({f"f1_{name}": float(f) for name, f in zip(LABELS, per_label)})
+    metrics.update({f"f1_{LABELS[i]}": float(f) for i, f in zip(present, per_label)})
     return metrics
 
 
@@ -147,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
     if last:
         logger.info("resuming from %s", last)
-    trainer.train(resume_from_checkpoint=last)
+    train_result = trainer.train(resume_from_checkpoint=last)
     metrics = trainer.evaluate()
     trainer.save_metrics("dev", metrics)
 
     if data_args.export_dir and trainer.is_world_process_zero():
-        export(trainer.model, tokenizer, Path(data_args.export_dir), {"dev": metrics, "config": {
+        export(trainer.model, tokenizer, Path(data_args.export_dir), {
+            "dev": metrics, "train_seconds": train_result.metrics.get("train_runtime"), "config": {
             "base_model": model_args.base_model, "max_length": model_args.max_length,
             "class_weighting": data_args.class_weighting, "train_examples": len(train),
             "learning_rate": training_args.learning_rate, "epochs": training_args.num_train_epochs,

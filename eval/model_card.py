@@ -1,0 +1,128 @@
+"""Fills the model card's numbers from an evaluation's metrics.json, and renders model/README.md.
+
+    python -m eval.model_card                  # rewrite model_card.md's generated blocks and model/README.md
+    python -m eval.model_card --check          # exit 1 if either is out of date
+
+Hand-written prose lives in ``model_card.md``; every figure sits between
+``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->`` and comes from the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from .report import fmt, headline_table, page_table, per_label_table, slice_table
+
+REPO = Path(__file__).resolve().parent.parent
+CARD = REPO / "model_card.md"
+METRICS = REPO / "reports" / "model-test" / "metrics.json"
+MODEL_README = REPO / "model" / "README.md"
+LICENSES = {"m3e-small": "other", "multilingual-e5-small": "mit"}
+BASE_MODEL_IDS = {"m3e-small": "moka-ai/m3e-small", "multilingual-e5-small": "intfloat/multilingual-e5-small"}
+
+
+def replace_generated(text: str, name: str, content: str) -> str:
+    pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no generated:{name} block")
+    return pattern.sub(lambda m: m.group(1) + content.rstrip("\n") + "\n" + m.group(2), text)
+
+
+def generated_blocks(result: dict) -> dict[str, str]:
+    model = result["systems"]["model"]
+    training = result.get("training") or {}
+    config, dev = training.get("config", {}), training.get("dev", {})
+    speed = result["speed"]
+    return {
+        "headline": headline_table(result),
+        "per-label": per_label_table(model),
+        "by-source": slice_table(result, "by_source", "source"),
+        "pages": page_table(result),
+        "training": "\n".join([
+            f"- base model: {config.get('base_model')}; max length in training: {config.get('max_length')} tokens",
+            f"- train examples (after dropping repeated chrome): {config.get('train_examples')}",
+            f"- learning rate {config.get('learning_rate')}, up to {config.get('epochs')} epochs, seed {config.get('seed')}, "
+            f"class weighting: {config.get('class_weighting')}",
+            f"- best dev macro-F1: {fmt(dev.get('eval_macro_f1'))} (accuracy {fmt(dev.get('eval_accuracy'))}, epoch {dev.get('epoch')})",
+            f"- training time on 2 CPU cores: {fmt(training.get('train_seconds', 0) / 60, 0)} minutes",
+        ]),
+        "speed": f"{speed['blocks_per_second']:.1f} blocks/s, {speed['ms_per_page_mean']:.0f} ms per document on average "
+                 f"(PyTorch backend). Hardware: {speed['hardware']}.",
+        "test-size": f"{result['blocks']} blocks from {result['documents']} documents",
+    }
+
+
+def front_matter(result: dict) -> str:
+    config = (result.get("training") or {}).get("config", {})
+    base = config.get("base_model", "m3e-small")
+    model = result["systems"]["model"]
+    return "\n".join([
+        "---",
+        "language:",
+        "- zh",
+        f"license: {LICENSES.get(base, 'other')}",
+        "library_name: transformers",
+        "pipeline_tag: text-classification",
+        f"base_model: {BASE_MODEL_IDS.get(base, base)}",
+        "datasets:",
+        "- paratheme-labels",
+        "metrics:",
+        "- f1",
+        "- accuracy",
+        "tags:",
+        "- chinese",
+        "- boilerplate-removal",
+        "- government-reports",
+        "model-index:",
+        "- name: paratheme",
+        "  results:",
+        "  - task:",
+        "      type: text-classification",
+        "    dataset:",
+        "      name: paratheme gold test split",
+        "      type: paratheme-labels",
+        "      split: test",
+        "    metrics:",
+        "    - type: f1",
+        "      name: macro-F1 (7 labels)",
+        f"      value: {model['macro_f1']:.4f}",
+        "    - type: accuracy",
+        f"      value: {model['accuracy']:.4f}",
+        "---",
+        "",
+    ])
+
+
+def render(metrics_path: Path = METRICS, card_path: Path = CARD) -> tuple[str, str]:
+    """The model card with fresh numbers, and model/README.md (front matter + card)."""
+    result = json.loads(metrics_path.read_text(encoding="utf-8"))
+    card = card_path.read_text(encoding="utf-8")
+    for name, content in generated_blocks(result).items():
+        card = replace_generated(card, name, content)
+    return card, front_matter(result) + card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.model_card")
+    parser.add_argument("--metrics", type=Path, default=METRICS)
+    parser.add_argument("--check", action="store_true", help="only check that the card matches the metrics")
+    args = parser.parse_args(argv)
+    card, readme = render(args.metrics)
+    if args.check:
+        stale = [p for p, text in ((CARD, card), (MODEL_README, readme))
+                 if not p.exists() or p.read_text(encoding="utf-8") != text]
+        for path in stale:
+            print(f"{path} does not match {args.metrics}; run python -m eval.model_card", file=sys.stderr)
+        return 1 if stale else 0
+    CARD.write_text(card, encoding="utf-8")
+    MODEL_README.write_text(readme, encoding="utf-8")
+    print(f"wrote {CARD} and {MODEL_README}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+
+from paratheme.classifier import Classifier, ModelError
+from paratheme.labels import LABELS
+
+TEXTS = ["短", "江城新增高新技术企业三百家，研发投入强度达到百分之三。" * 3, "相关推荐", "空气质量优良天数比例提高" * 10, ""]
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_model):
+    return Classifier.from_pretrained(tiny_model, batch_size=2)
+
+
+def test_probabilities_have_one_row_per_text_and_sum_to_one(classifier):
+    probs = classifier.predict_proba(TEXTS)
+    assert probs.shape == (len(TEXTS), len(LABELS))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert classifier.labels == LABELS
+
+
+def test_length_bucketing_keeps_each_text_with_its_own_scores(classifier):
+    batched = classifier.predict_proba(TEXTS)
+    one_by_one = np.vstack([classifier.predict_proba([t]) for t in TEXTS])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+
+
+def test_token_budget_splits_batches_without_changing_results(tiny_model):
+    small_budget = Classifier.from_pretrained(tiny_model, batch_size=32, max_batch_tokens=64)
+    large_budget = Classifier.from_pretrained(tiny_model, batch_size=32)
+    np.testing.assert_allclose(small_budget.predict_proba(TEXTS), large_budget.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_predict_returns_label_names(classifier):
+    predicted = classifier.predict(TEXTS[:3])
+    assert len(predicted) == 3 and set(predicted) <= set(LABELS)
+
+
+def test_empty_list_and_single_string(classifier):
+    assert classifier.predict_proba([]).shape == (0, len(LABELS))
+    with pytest.raises(TypeError, match="list of texts"):
+        classifier.predict_proba("江城")
+
+
+def test_classify_page_keeps_page_order(classifier):
+    predictions = classifier.classify_page("第一行\n第二行\n第三行")
+    assert [p.position for p in predictions] == [0, 1, 2]
+    assert [p.text for p in predictions] == ["第一行", "第二行", "第三行"]
+    for p in predictions:
+        assert p.score == max(p.scores.values()) and p.label in LABELS
+
+
+def test_missing_folder_and_missing_config_are_clear_errors(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Classifier.from_pretrained(tmp_path / "nowhere")
+    with pytest.raises(ModelError, match="has no config.json"):
+        Classifier.from_pretrained(tmp_path)
+
+
+def test_model_with_foreign_labels_is_refused(tiny_model, tmp_path):
+    import shutil
+
+    folder = tmp_path / "foreign"
+    shutil.copytree(tiny_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"]["0"] = "sports"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="sports"):
+        Classifier.from_pretrained(folder)

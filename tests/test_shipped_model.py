@@ -1,0 +1,46 @@
+"""The shipped model/ folder loads offline with plain transformers, as users load it."""
+
+import json
+
+import pytest
+
+from conftest import SHIPPED_MODEL, needs_shipped_model
+from paratheme.labels import LABELS
+
+pytestmark = needs_shipped_model
+
+
+def test_config_has_the_seven_labels_in_order():
+    config = json.loads((SHIPPED_MODEL / "config.json").read_text(encoding="utf-8"))
+    assert [config["id2label"][str(i)] for i in range(len(LABELS))] == list(LABELS)
+    assert config["label2id"] == {name: i for i, name in enumerate(LABELS)}
+
+
+def test_weights_are_fp16_safetensors_under_80_mb():
+    from safetensors import safe_open
+
+    weights = SHIPPED_MODEL / "model.safetensors"
+    assert weights.stat().st_size < 80 * 1024 * 1024
+    assert not list(SHIPPED_MODEL.glob("*.bin")) and not list(SHIPPED_MODEL.glob("*.pkl"))
+    with safe_open(weights, framework="pt") as f:
+        assert {str(f.get_tensor(name).dtype) for name in f.keys()} == {"torch.float16"}
+
+
+def test_loads_with_auto_model_and_pipeline_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    model = AutoModelForSequenceClassification.from_pretrained(SHIPPED_MODEL, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODEL, local_files_only=True)
+    assert model.config.num_labels == len(LABELS)
+    classify = pipeline("text-classification", model=model, tokenizer=tokenizer)
+    result = classify(["江城新增高新技术企业三百家。", "相关推荐"])
+    assert [set(r) for r in result] == [{"label", "score"}] * 2
+    assert all(r["label"] in LABELS and 0 < r["score"] <= 1 for r in result)
+    by_path = pipeline("text-classification", model=str(SHIPPED_MODEL))
+    assert by_path("首页 | 新闻 | 体育")[0]["label"] in LABELS
+
+
+def test_model_card_is_present_with_metadata():
+    card = (SHIPPED_MODEL / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\n") and "pipeline_tag: text-classification" in card

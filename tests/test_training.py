@@ -1,0 +1,56 @@
+"""Training machinery: class weights, metrics, and a smoke run that exports a loadable model."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, needs_corpora
+from paratheme.labels import LABELS
+from training.train import class_weights, macro_f1_metrics
+
+
+def test_class_weights_favour_rare_labels_and_average_one():
+    labels = [0] * 90 + [1] * 10
+    balanced = class_weights(labels, 2, "balanced")
+    assert balanced[1] / balanced[0] == pytest.approx(9.0)
+    assert balanced.mean() == pytest.approx(1.0)
+    assert class_weights(labels, 2, "sqrt")[1] / class_weights(labels, 2, "sqrt")[0] == pytest.approx(3.0)
+    assert class_weights(labels, 2, "none") is None
+
+
+def test_macro_f1_leaves_out_labels_absent_from_gold_and_predictions():
+    logits = np.eye(len(LABELS))[[0, 0, 1, 1]]
+    metrics = macro_f1_metrics((logits, np.array([0, 0, 1, 0])))
+    # innovation: P=2/3... computed by hand: innovation P 2/2 R 2/3 -> 0.8; industry P 1/2 R 1/1 -> 0.667
+    assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    assert metrics["accuracy"] == pytest.approx(0.75)
+    assert "f1_ecology" not in metrics
+
+
+def smoke_config(tmp_path, tiny_model, **overrides):
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    config.update(base_model=str(tiny_model), data_dir=str(REPO / "data"), output_dir=str(tmp_path / "run"),
+                  export_dir=str(tmp_path / "export"), **overrides)
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@needs_corpora
+def test_smoke_training_exports_an_fp16_model_that_loads(tiny_model, tmp_path):
+    from training.train import main
+
+    assert main(["--config", str(smoke_config(tmp_path, tiny_model))]) == 0
+    export = tmp_path / "export"
+    config = json.loads((export / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(LABELS))] == list(LABELS)
+    assert config["dtype"] == "float16" or config.get("torch_dtype") == "float16"
+    info = json.loads((export / "training_info.json").read_text())
+    assert info["config"]["train_examples"] == 48 and "eval_macro_f1" in info["dev"]
+
+    from paratheme.classifier import Classifier
+
+    probs = Classifier.from_pretrained(export).predict_proba(["江城新增高新技术企业。"])
+    assert probs.shape == (1, len(LABELS))
