@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .classifier import BlockPrediction, Classifier, ModelError, default_model_path
+from .classifier import BACKENDS, BlockPrediction, Classifier, ModelError, default_model_path
 from .pages import PageError
 
 PREVIEW_CHARS = 40
@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     shape.add_argument("--json", action="store_true", help="print every block as JSON")
     shape.add_argument("--content", action="store_true", help="print only the article (boilerplate dropped)")
     classify.add_argument("--kind", choices=("auto", "html", "text"), default="auto", help="how to read the page")
+    classify.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: fastest present)")
 
     predict = sub.add_parser("predict", help="label rows of a JSONL file")
     predict.add_argument("--input", required=True, type=Path, help='JSONL rows {"id", "text"} (optional "doc_id", "position")')
@@ -36,6 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     predict.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.add_argument("--chunk-rows", type=int, default=2048, help="rows read and labeled at a time (bounds memory)")
+    predict.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: fastest present)")
+
+    onnx = sub.add_parser("export-onnx", help="write ONNX fp32 and int8 models into <model>/onnx/ (faster on CPU)")
+    onnx.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
 
     train = sub.add_parser("train", help="fine-tune a model from a config (same as python -m training.train)")
     train.add_argument("--config", required=True, type=Path)
@@ -64,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
             from training.train import main as train_main
 
             return train_main(["--config", str(args.config)])
+        if args.command == "export-onnx":
+            from training.export import export_onnx
+
+            folder = args.model or default_model_path()
+            Classifier.from_pretrained(folder, backend="pytorch")  # a clear error for a bad folder
+            for name, path in export_onnx(folder).items():
+                print(f"{name}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+            return 0
         if args.command == "serve":
             from serve.app import Limits, serve
 
@@ -83,7 +96,8 @@ def classify(args: argparse.Namespace) -> int:
     from .pages import read_page
 
     blocks = read_page(page, kind=args.kind)  # read before loading the model: a bad page fails fast
-    predictions = Classifier.from_pretrained(args.model).classify_blocks(blocks)
+    classifier = Classifier.from_pretrained(args.model, backend=args.backend)
+    predictions = classifier.classify_blocks(blocks)
     if args.json:
         json.dump({"blocks": [p.to_dict() for p in predictions]}, sys.stdout, ensure_ascii=False, indent=1)
         print()
@@ -93,6 +107,7 @@ def classify(args: argparse.Namespace) -> int:
                 print(f"[{p.label}] {p.text}")
     else:
         print(format_table(predictions))
+        print(f"({len(predictions)} blocks; model {classifier.name}, {classifier.backend_name} backend)", file=sys.stderr)
     return 0
 
 
@@ -111,7 +126,7 @@ def predict(args: argparse.Namespace) -> int:
         raise CLIError("--batch-size and --chunk-rows must be at least 1")
     if not args.input.is_file():
         raise CLIError(f"input file {args.input} not found")
-    classifier = Classifier.from_pretrained(args.model, batch_size=args.batch_size)
+    classifier = Classifier.from_pretrained(args.model, backend=args.backend, batch_size=args.batch_size)
     total = sum(1 for line in open(args.input, encoding="utf-8") if line.strip())
     written = 0
     # Write to a temporary name and rename at the end, so a failure halfway never leaves
@@ -130,7 +145,7 @@ def predict(args: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(args.output)
-    print(f"wrote {written} predictions to {args.output}", file=sys.stderr)
+    print(f"wrote {written} predictions to {args.output} ({classifier.backend_name} backend)", file=sys.stderr)
     return 0
 
 

@@ -204,7 +204,7 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
         classifier = state.get("classifier")
         if classifier is None:
             return error(503, "model is loading", "loading")
-        return {"status": "ok", "model": classifier.name, "labels": list(classifier.labels), "backend": "pytorch"}
+        return {"status": "ok", "model": classifier.name, "labels": list(classifier.labels), "backend": classifier.backend_name}
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus():

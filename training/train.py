@@ -11,7 +11,6 @@ The config holds the fields of ``ModelArguments``, ``DataArguments`` and transfo
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import Counter
@@ -96,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from paratheme.data import load_splits
     from paratheme.labels import LABELS, id2label, label2id
     from training.base_models import resolve
+    from training.export import export_model
 
     model_args, data_args, training_args = parse_config(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -155,25 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     trainer.save_metrics("dev", metrics)
 
     if data_args.export_dir and trainer.is_world_process_zero():
-        export(trainer.model, tokenizer, Path(data_args.export_dir), {
+        export_model(trainer.model, tokenizer, Path(data_args.export_dir), {
             "dev": metrics, "train_seconds": train_result.metrics.get("train_runtime"), "config": {
             "base_model": model_args.base_model, "max_length": model_args.max_length,
             "class_weighting": data_args.class_weighting, "train_examples": len(train),
             "learning_rate": training_args.learning_rate, "epochs": training_args.num_train_epochs,
             "seed": training_args.seed}})
     return 0
-
-
-def export(model, tokenizer, folder: Path, training_info: dict) -> None:
-    """Write the model as an fp16 safetensors Hugging Face folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    model = model.to("cpu").half()
-    model.config.problem_type = "single_label_classification"
-    model.save_pretrained(folder, safe_serialization=True)
-    model.float()
-    tokenizer.save_pretrained(folder)
-    (folder / "training_info.json").write_text(json.dumps(training_info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    logger.info("exported the model to %s", folder)
 
 
 if __name__ == "__main__":
