@@ -51,7 +51,7 @@ def generated_blocks(result: dict) -> dict[str, str]:
             f"- training time on 2 CPU cores: {fmt(training.get('train_seconds', 0) / 60, 0)} minutes",
         ]),
         "speed": f"{speed['blocks_per_second']:.1f} blocks/s, {speed['ms_per_page_mean']:.0f} ms per document on average "
-                 f"(PyTorch backend). Hardware: {speed['hardware']}.",
+                 f"({speed.get('backend', 'pytorch')} backend). Hardware: {speed['hardware']}.",
         "test-size": f"{result['blocks']} blocks from {result['documents']} documents",
     }
 

@@ -44,7 +44,11 @@ def parse_args(argv):
     parser.add_argument("--out", type=Path, default=REPO / "reports")
     parser.add_argument("--corpora", help="corpora folder (default ../shared/corpora)")
     parser.add_argument("--no-baselines", action="store_true", help="evaluate the model only")
+    parser.add_argument("--backend", default="auto", help="inference backend: auto, pytorch, onnx-int8, onnx-fp32")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the macro-F1 interval")
+    parser.add_argument("--withhold-text", action="store_true",
+                        help="name mistakes by document, position and text hash instead of quoting corpus text "
+                             "(for reports that are committed: the corpora may not be copied into the repository)")
     return parser.parse_args(argv)
 
 
@@ -92,14 +96,15 @@ def predict_by_document(classifier: Classifier, examples: list[Example]) -> tupl
     start = time.perf_counter()
     for indices in by_doc.values():
         t0 = time.perf_counter()
-        probs[indices] = reorder(classifier.predict_proba([examples[i].text for i in indices]), classifier.labels)
+        # A document's examples are in page order, so the model's page-context stage applies.
+        probs[indices] = reorder(classifier.predict_page_proba([examples[i].text for i in indices]), classifier.labels)
         page_ms.append((time.perf_counter() - t0) * 1000)
     seconds = time.perf_counter() - start
     import torch
 
     speed = {
         "blocks_per_second": len(examples) / seconds, "ms_per_page_mean": float(np.mean(page_ms)),
-        "ms_per_page_median": float(np.median(page_ms)), "pages": len(page_ms),
+        "ms_per_page_median": float(np.median(page_ms)), "pages": len(page_ms), "backend": classifier.backend_name,
         "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores ({platform.processor() or 'unknown CPU'}), "
                     f"torch {torch.__version__} with {torch.get_num_threads()} threads, no GPU",
     }
@@ -182,13 +187,19 @@ def extractor_metrics(examples: list[Example], corpora: str | None) -> dict:
     return out
 
 
-def top_mistakes(examples, probs, n=30) -> list[dict]:
+def top_mistakes(examples, probs, n=30, withhold_text=False) -> list[dict]:
     predicted = probs.argmax(axis=1)
     wrong = [i for i, e in enumerate(examples) if LABELS[predicted[i]] != e.label]
     wrong.sort(key=lambda i: -probs[i].max())
     return [{"source": examples[i].source, "doc_id": examples[i].doc_id, "position": examples[i].position,
              "gold": examples[i].label, "predicted": LABELS[predicted[i]], "confidence": float(probs[i].max()),
-             "text": examples[i].text} for i in wrong[:n]]
+             "text": withheld(examples[i].text) if withhold_text else examples[i].text} for i in wrong[:n]]
+
+
+def withheld(text: str) -> str:
+    from paratheme.pages import text_hash
+
+    return f"(text withheld: {len(text)} characters, hash {text_hash(text)}; see python -m training.label_tool dump)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out / name
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    classifier = Classifier.from_pretrained(args.model)
+    classifier = Classifier.from_pretrained(args.model, backend=args.backend)
     probs, speed = predict_by_document(classifier, examples)
     systems = {"model": system_metrics(examples, probs, args.bootstrap)}
     if not args.no_baselines:
@@ -219,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "documents": len({(e.source, e.doc_id) for e in examples}),
         "training": json.loads(training_info.read_text()) if training_info.exists() else None,
         "systems": systems, "extractors": extractors, "speed": speed,
-        "mistakes": top_mistakes(examples, probs),
+        "mistakes": top_mistakes(examples, probs, withhold_text=args.withhold_text),
     }
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     from .report import write_report

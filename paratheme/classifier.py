@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .context import ContextModel
 from .labels import BOILERPLATE, LABELS, THEMES
 from .pages import Block, read_page
 
@@ -144,6 +145,7 @@ class Classifier:
         self.max_batch_tokens = max_batch_tokens
         self.head_fraction = head_fraction
         self.name = "paratheme"
+        self.context: ContextModel | None = None  # page-context stage, when the model folder has one
         self.load_seconds: float | None = None  # set by from_pretrained
 
     @classmethod
@@ -183,6 +185,7 @@ class Classifier:
         max_length = min(kwargs.pop("max_length", 512), config.get("max_position_embeddings", 512))
         classifier = cls(engine, tokenizer, labels, max_length=max_length, **kwargs)
         classifier.name = folder.resolve().name
+        classifier.context = ContextModel.load(folder)
         classifier.load_seconds = time.perf_counter() - start
         logger.info("loaded %s with the %s backend in %.2f s", folder, choice, classifier.load_seconds)
         return classifier
@@ -223,12 +226,24 @@ class Classifier:
                 progress(len(batch))
         return out
 
+    def predict_page_proba(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Like ``predict_proba`` for the blocks of one page in page order: with the model's
+        page-context stage, a block's neighbours inform whether it is boilerplate."""
+        return self.with_page_context(texts, self.predict_proba(texts, progress))
+
+    def with_page_context(self, texts: Sequence[str], probs: np.ndarray) -> np.ndarray:
+        """``probs`` of one page's blocks (in page order), revised by the page-context stage if any."""
+        if self.context is None:
+            return probs
+        return self.context.apply(probs, np.array([len(t) for t in texts]), self.labels)
+
     def predict(self, texts: Sequence[str]) -> list[str]:
         """Label names, one per text."""
         return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
     def classify_blocks(self, blocks: Sequence[Block]) -> list[BlockPrediction]:
-        probs = self.predict_proba([b.text for b in blocks])
+        """Label the blocks of one page, given in page order."""
+        probs = self.predict_page_proba([b.text for b in blocks])
         return [self.block_prediction(b, row) for b, row in zip(blocks, probs)]
 
     def classify_page(self, page: bytes | str, kind: str = "auto") -> list[BlockPrediction]:

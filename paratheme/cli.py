@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return train_main(["--config", str(args.config)])
         if args.command == "export-onnx":
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError as exc:
+                raise CLIError("onnxruntime is not installed. To fix: pip install -e '.[onnx]'") from exc
             from training.export import export_onnx
 
             folder = args.model or default_model_path()
@@ -78,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
             return 0
         if args.command == "serve":
-            from serve.app import Limits, serve
+            try:
+                from serve.app import Limits, serve
+            except ImportError as exc:
+                raise CLIError(f"{exc.name} is not installed. To fix: pip install -e '.[serve]'") from exc
 
             limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items, max_chars=args.max_chars)
             # Loaded here so that a bad model folder is a one-line error, not a server that fails to start.
@@ -135,7 +142,7 @@ def predict(args: argparse.Namespace) -> int:
     try:
         with open(partial, "w", encoding="utf-8") as out, tqdm(total=total, unit="row", file=sys.stderr) as bar:
             for rows in _row_chunks(args.input, args.chunk_rows):
-                probs = classifier.predict_proba([row["text"] for row in rows], progress=bar.update)
+                probs = _with_page_context(classifier, rows, classifier.predict_proba([r["text"] for r in rows], bar.update))
                 for row, p in zip(rows, probs):
                     label = classifier.labels[int(p.argmax())]
                     scores = {name: round(float(v), 6) for name, v in zip(classifier.labels, p)}
@@ -147,6 +154,21 @@ def predict(args: argparse.Namespace) -> int:
     partial.replace(args.output)
     print(f"wrote {written} predictions to {args.output} ({classifier.backend_name} backend)", file=sys.stderr)
     return 0
+
+
+def _with_page_context(classifier: Classifier, rows: list[dict], probs):
+    """Rows that carry ``doc_id`` and ``position`` are pages: revise them with the page context.
+    (A page whose rows straddle two chunks is revised in two parts.)"""
+    if classifier.context is None:
+        return probs
+    pages: dict = {}
+    for i, row in enumerate(rows):
+        if "doc_id" in row and isinstance(row.get("position"), int):
+            pages.setdefault(row["doc_id"], []).append(i)
+    for indices in pages.values():
+        indices.sort(key=lambda i: rows[i]["position"])
+        probs[indices] = classifier.with_page_context([rows[i]["text"] for i in indices], probs[indices])
+    return probs
 
 
 def _row_chunks(path: Path, size: int):

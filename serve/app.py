@@ -163,7 +163,8 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
             raise InputError(str(exc), "invalid_page", 422)
         if len(blocks) > limits.max_page_blocks:
             raise InputError(f"page has {len(blocks):,} blocks; the limit is {limits.max_page_blocks:,}", "too_many_items")
-        probs = await classify_texts([b.text for b in blocks])
+        texts = [b.text for b in blocks]
+        probs = state["classifier"].with_page_context(texts, await classify_texts(texts))
         return format_page([state["classifier"].block_prediction(b, row) for b, row in zip(blocks, probs)])
 
     @app.post("/classify", openapi_extra=body_schema(ClassifyBody),

@@ -17,9 +17,8 @@ The export step copies this file, and the ``paratheme`` runtime modules it impor
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     import paratheme  # noqa: F401  (installed, or run from the repository)
@@ -42,8 +41,9 @@ class InputError(ValueError):
         self.error_type, self.status = error_type, status
 
 
-@dataclass(frozen=True)
-class TextRequest:
+class TextRequest(NamedTuple):
+    # A NamedTuple, not a dataclass: Inference Endpoints may load this file without
+    # registering it in sys.modules, which dataclasses need to resolve annotations.
     texts: list[str]
     single: bool
     top_k: Any = None  # None: the pipeline's default (best label only); ALL; or an int

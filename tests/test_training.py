@@ -54,3 +54,49 @@ def test_smoke_training_exports_an_fp16_model_that_loads(tiny_model, tmp_path):
 
     probs = Classifier.from_pretrained(export).predict_proba(["江城新增高新技术企业。"])
     assert probs.shape == (1, len(LABELS))
+
+
+@needs_corpora
+def test_training_resumes_from_the_last_checkpoint_after_being_killed(tiny_model, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = smoke_config(tmp_path, tiny_model, num_train_epochs=30, eval_strategy="steps", save_strategy="steps",
+                          eval_steps=6, save_steps=6, early_stopping_patience=1000, save_total_limit=3)
+    command = [sys.executable, "-m", "training.train", "--config", str(config)]
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = tmp_path / "run"
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(run_dir.glob("checkpoint-*/trainer_state.json")):
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = max(int(p.name.split("-")[1]) for p in run_dir.glob("checkpoint-*"))
+    total = 30 * 6  # 48 examples, batch 8, 30 epochs
+    assert 0 < killed_at < total, "the run ended before it could be killed"
+    assert not (tmp_path / "export").exists()
+
+    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {run_dir / f'checkpoint-{killed_at}'}" in resumed.stderr
+    state = json.loads(max(run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1])).read_text())
+    assert state["global_step"] == total
+    assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+@needs_corpora
+def test_the_same_script_trains_under_torchrun_with_two_processes(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    config = smoke_config(tmp_path, tiny_model)
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "training.train", "--config", str(config)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        start_new_session=True)  # torchrun's signal handling must not reach the test runner
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "world size 2 (process 0)" in result.stderr and "world size 2 (process 1)" in result.stderr
+    assert (tmp_path / "export" / "model.safetensors").is_file()

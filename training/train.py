@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     if data_args.max_eval_examples:
         dev = dev.shuffle(seed=training_args.seed).select(range(min(len(dev), data_args.max_eval_examples)))
     logger.info("train %d examples %s; dev %d", len(train), dict(Counter(LABELS[i] for i in train["label"])), len(dev))
+    logger.info("world size %d (process %d), device %s", training_args.world_size, training_args.process_index,
+                training_args.device)
 
     base = resolve(model_args.base_model)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)

@@ -1,0 +1,118 @@
+"""CPU inference speed: the plain transformers pipeline against paratheme's backends, in one run.
+
+    python -m bench.speed [--model model] [--limit N]
+
+On the gold test split (or its first N blocks) and on the seed page, prints blocks/s, ms per
+page, each variant's label agreement with the pipeline at batch 1, and its macro-F1. Also
+times ``paratheme predict`` as a whole process (model loading included) on the same rows.
+Needs ONNX files in ``<model>/onnx/`` (``paratheme export-onnx``); variants without them are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def timed(fn, repeat: int = 1) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=REPO / "model")
+    parser.add_argument("--limit", type=int, help="use only the first N test blocks")
+    parser.add_argument("--corpora", help="corpora folder (default ../shared/corpora)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    from sklearn.metrics import f1_score
+    from transformers import pipeline
+
+    from paratheme.classifier import ONNX_FILES, Classifier
+    from paratheme.corpus import load_document
+    from paratheme.data import load_examples
+    from paratheme.labels import LABELS
+
+    test = load_examples(REPO / "data", args.corpora)["test"][: args.limit]
+    texts, gold = [e.text for e in test], [e.label for e in test]
+    seed = [b.text for b in load_document("seed", "taiyuan-163", args.corpora).blocks]
+    seed_page = "\n".join(seed).encode("utf-8")
+
+    rows = []
+
+    def record(name, seconds, labels, seed_ms):
+        rows.append({"variant": name, "blocks_per_second": len(texts) / seconds, "seed_page_ms": seed_ms,
+                     "labels": labels})
+
+    pipe = pipeline("text-classification", model=str(args.model))
+    for batch_size in (1, 32):
+        run = lambda: [r["label"] for r in pipe(texts, batch_size=batch_size, truncation=True, max_length=512)]
+        seconds, labels = timed(run)
+        seed_s, _ = timed(lambda: pipe(seed, batch_size=batch_size, truncation=True, max_length=512), repeat=5)
+        record(f"pipeline batch {batch_size}", seconds, labels, seed_s * 1000)
+    del pipe
+
+    backends = ["pytorch"] + [name for name, file in ONNX_FILES.items() if (args.model / file).is_file()][::-1]
+    for backend in backends:
+        clf = Classifier.from_pretrained(args.model, backend=backend)
+        clf.classify_page(seed_page)  # warm
+        seconds, labels = timed(lambda: clf.predict(texts))
+        seed_s, _ = timed(lambda: clf.classify_page(seed_page), repeat=10)
+        record(f"paratheme {backend}", seconds, labels, seed_s * 1000)
+        del clf
+
+    reference = rows[0]["labels"]
+    for row in rows:
+        row["agreement_with_pipeline_batch_1"] = float(np.mean([a == b for a, b in zip(row["labels"], reference)]))
+        row["macro_f1"] = float(f1_score(gold, row["labels"], labels=list(LABELS), average="macro", zero_division=0))
+        del row["labels"]
+
+    # paratheme predict as a whole process (start-up and model loading included).
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path = Path(tmp) / "rows.jsonl"
+        rows_path.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                                     for i, t in enumerate(texts)), encoding="utf-8")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "paratheme.cli", "predict", "--input", str(rows_path), "--output",
+                        str(Path(tmp) / "out.jsonl"), "--model", str(args.model)], check=True, cwd=REPO,
+                       stderr=subprocess.DEVNULL)
+        predict_seconds = time.perf_counter() - start
+    pipeline_32 = next(r for r in rows if r["variant"] == "pipeline batch 32")
+
+    import torch
+
+    print(f"hardware: {platform.machine()}, {os.cpu_count()} CPU cores ({platform.processor() or 'CPU'}); "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"data: {len(texts)} blocks of the gold test split; seed page {len(seed)} blocks")
+    print("| variant | blocks/s | seed page ms (warm) | label agreement with pipeline batch 1 | macro-F1 (test) |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['variant']} | {row['blocks_per_second']:.1f} | {row['seed_page_ms']:.0f} | "
+              f"{row['agreement_with_pipeline_batch_1']:.4f} | {row['macro_f1']:.4f} |")
+    whole = len(texts) / predict_seconds
+    print(f"`paratheme predict`, whole process: {whole:.1f} blocks/s "
+          f"({whole / pipeline_32['blocks_per_second']:.1f}x the pipeline at batch 32, whose time excludes loading)")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "predict_whole_process_blocks_per_second": whole}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

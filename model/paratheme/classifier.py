@@ -1,0 +1,267 @@
+"""The classifier: the one module that runs a model for inference.
+
+The CLI, the server and the endpoint handler only adapt input and output around it. Two
+backends compute the logits: PyTorch (the model's safetensors) and ONNX Runtime (the files
+that ``paratheme export-onnx`` writes to ``<model>/onnx/``). ``backend="auto"`` takes the
+fastest one present: ONNX int8, then ONNX fp32, then PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .context import ContextModel
+from .labels import BOILERPLATE, LABELS, THEMES
+from .pages import Block, read_page
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model"
+ONNX_FILES = {"onnx-int8": "onnx/model-int8.onnx", "onnx-fp32": "onnx/model.onnx"}
+BACKENDS = ("auto", "pytorch", *ONNX_FILES)
+THREADS_ENV = "PARATHEME_THREADS"
+
+
+class ModelError(RuntimeError):
+    """A model folder that is missing or not a paratheme model."""
+
+
+@dataclass(frozen=True)
+class BlockPrediction:
+    position: int
+    text: str
+    label: str
+    score: float
+    scores: dict[str, float] = field(repr=False)
+
+    @property
+    def theme(self) -> str | None:
+        return self.label if self.label in THEMES else None
+
+    @property
+    def boilerplate(self) -> bool:
+        return self.label == BOILERPLATE
+
+    def to_dict(self) -> dict:
+        return {"position": self.position, "text": self.text, "label": self.label,
+                "score": round(self.score, 6), "scores": {k: round(v, 6) for k, v in self.scores.items()}}
+
+
+def default_model_path() -> Path:
+    return Path(os.environ.get("PARATHEME_MODEL") or DEFAULT_MODEL)
+
+
+def default_threads() -> int:
+    """Intra-op threads: ``$PARATHEME_THREADS``, else every core. Several server workers on one
+    machine should split the cores between them through that variable."""
+    return int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+
+
+class TorchBackend:
+    name = "pytorch"
+
+    def __init__(self, folder: Path, threads: int):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(threads)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            folder, local_files_only=True, use_safetensors=True, dtype=torch.float32).eval()
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask))
+        return out.logits.float().numpy()
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int, name: str):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.name = name
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        return self.session.run(None, feed)[0]
+
+
+def _choose_backend(folder: Path, backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend != "auto":
+        return backend
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "pytorch"
+    return next((name for name, file in ONNX_FILES.items() if (folder / file).is_file()), "pytorch")
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class Classifier:
+    """Labels paragraphs with one of the model's labels.
+
+    Args:
+        backend: computes logits from token ids (``TorchBackend`` or ``OnnxBackend``).
+        tokenizer: the model's tokenizer.
+        labels: label names in the model's output order (its ``id2label``).
+        max_length: tokens the model sees per block; longer blocks keep their head and tail.
+        batch_size, max_batch_tokens: a batch holds at most this many blocks and padded tokens.
+
+    Example:
+        >>> clf = Classifier.from_pretrained("model")
+        >>> clf.predict(["全市新改扩建公办幼儿园108所。"])
+        ['livelihood']
+    """
+
+    def __init__(self, backend, tokenizer, labels: Sequence[str], max_length: int = 512, batch_size: int = 32,
+                 max_batch_tokens: int = 8192, head_fraction: float = 0.75):
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.labels: tuple[str, ...] = tuple(labels)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.head_fraction = head_fraction
+        self.name = "paratheme"
+        self.context: ContextModel | None = None  # page-context stage, when the model folder has one
+        self.load_seconds: float | None = None  # set by from_pretrained
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, backend: str = "auto",
+                        threads: int | None = None, **kwargs) -> "Classifier":
+        """Load a model folder in Hugging Face format (default: the shipped ``model/``).
+
+        Args:
+            backend: ``auto`` (fastest present), ``pytorch``, ``onnx-int8`` or ``onnx-fp32``.
+            threads: intra-op threads (default: ``$PARATHEME_THREADS`` or every core).
+        """
+        start = time.perf_counter()
+        folder = Path(path) if path is not None else default_model_path()
+        if not folder.is_dir():
+            raise ModelError(f"model folder {folder} not found")
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"{folder} has no config.json: not a Hugging Face model folder")
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            id2label = {int(k): v for k, v in config["id2label"].items()}
+        except (ValueError, KeyError) as exc:
+            raise ModelError(f"{folder}/config.json is not a classifier config with id2label: {exc}") from exc
+        labels = [id2label[i] for i in range(len(id2label))]
+        unknown = set(labels) - set(LABELS)
+        if unknown:
+            raise ModelError(f"{folder}: config.json has labels {sorted(unknown)} that are not paratheme labels {list(LABELS)}")
+        from transformers import AutoTokenizer
+
+        choice = _choose_backend(folder, backend)
+        threads = threads or default_threads()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            engine = (TorchBackend(folder, threads) if choice == "pytorch"
+                      else OnnxBackend(folder / ONNX_FILES[choice], threads, choice))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"could not load the model in {folder} ({choice}): {exc}") from exc
+        max_length = min(kwargs.pop("max_length", 512), config.get("max_position_embeddings", 512))
+        classifier = cls(engine, tokenizer, labels, max_length=max_length, **kwargs)
+        classifier.name = folder.resolve().name
+        classifier.context = ContextModel.load(folder)
+        classifier.load_seconds = time.perf_counter() - start
+        logger.info("loaded %s with the %s backend in %.2f s", folder, choice, classifier.load_seconds)
+        return classifier
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text. A text longer than ``max_length`` keeps its head and its tail,
+        so that a long report paragraph is judged on its lead sentence and its conclusion."""
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        head = int(self.max_length * self.head_fraction)
+        tail = self.max_length - head
+        return [ids if len(ids) <= self.max_length else ids[:head] + ids[-tail:] for ids in encoded]
+
+    def predict_proba(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Probabilities of shape ``(len(texts), len(self.labels))``, columns in ``self.labels`` order."""
+        if isinstance(texts, str):
+            raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not len(texts):
+            return out
+        encodings = self.encode(texts)
+        # Chrome is short and report paragraphs are long: batching similar lengths together
+        # avoids padding every short block to the longest one.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i]))
+        pad = self.tokenizer.pad_token_id or 0
+        for batch in self._batches(order, encodings):
+            width = len(encodings[batch[-1]])
+            input_ids = np.full((len(batch), width), pad, dtype=np.int64)
+            attention = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, :len(encodings[i])] = encodings[i]
+                attention[row, :len(encodings[i])] = 1
+            out[batch] = _softmax(self.backend.logits(input_ids, attention).astype(np.float64))
+            if progress:
+                progress(len(batch))
+        return out
+
+    def predict_page_proba(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Like ``predict_proba`` for the blocks of one page in page order: with the model's
+        page-context stage, a block's neighbours inform whether it is boilerplate."""
+        return self.with_page_context(texts, self.predict_proba(texts, progress))
+
+    def with_page_context(self, texts: Sequence[str], probs: np.ndarray) -> np.ndarray:
+        """``probs`` of one page's blocks (in page order), revised by the page-context stage if any."""
+        if self.context is None:
+            return probs
+        return self.context.apply(probs, np.array([len(t) for t in texts]), self.labels)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """Label names, one per text."""
+        return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def classify_blocks(self, blocks: Sequence[Block]) -> list[BlockPrediction]:
+        """Label the blocks of one page, given in page order."""
+        probs = self.predict_page_proba([b.text for b in blocks])
+        return [self.block_prediction(b, row) for b, row in zip(blocks, probs)]
+
+    def classify_page(self, page: bytes | str, kind: str = "auto") -> list[BlockPrediction]:
+        """Read a page (text or HTML) and label each of its blocks, in page order."""
+        return self.classify_blocks(read_page(page, kind=kind))
+
+    def block_prediction(self, block: Block, row: np.ndarray) -> BlockPrediction:
+        best = int(row.argmax())
+        return BlockPrediction(block.position, block.text, self.labels[best], float(row[best]),
+                               {label: float(p) for label, p in zip(self.labels, row)})
+
+    def _batches(self, order: list[int], encodings) -> Iterable[list[int]]:
+        batch: list[int] = []
+        for i in order:
+            longest = len(encodings[i])  # order is ascending, so the newest is the longest
+            if batch and (len(batch) >= self.batch_size or longest * (len(batch) + 1) > self.max_batch_tokens):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
