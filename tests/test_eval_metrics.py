@@ -91,3 +91,33 @@ def test_extractor_blocks_count_as_content_when_the_main_text_contains_them():
         body = [i for i, b in enumerate(blocks) if b.startswith(("科技创新动能", "现代产业体系", "生态环境质量"))]
         assert all(kept[i] for i in body), name
         assert not kept[blocks.index("关于我们 | 联系方式 | 广告服务 | 网站地图")], name
+
+
+def test_eval_run_on_labeled_pages_and_on_rows(tiny_model, tmp_path):
+    """The harness end to end on the example page's labels (--pages) and on JSONL rows (--data)."""
+    import json
+
+    from conftest import REPO
+    from eval.run import main
+
+    assert main(["--model", str(tiny_model), "--pages", str(REPO / "examples"), "--no-baselines",
+                 "--bootstrap", "20", "--out", str(tmp_path), "--name", "pages"]) == 0
+    result = json.loads((tmp_path / "pages" / "metrics.json").read_text())
+    assert result["blocks"] == 25 and result["documents"] == 1
+    model = result["systems"]["model"]
+    assert sum(m["support"] for m in model["per_label"].values()) == 25
+    assert model["page_character_weighted"]["pages"] == 1
+    for name in ("report.md", "confusion.png", "reliability.png"):
+        assert (tmp_path / "pages" / name).stat().st_size > 0
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"text": "江城新增高新技术企业", "label": "innovation"}\n{"text": "相关推荐", "label": "boilerplate"}\n',
+                    encoding="utf-8")
+    assert main(["--model", str(tiny_model), "--data", str(rows), "--no-baselines", "--bootstrap", "0",
+                 "--out", str(tmp_path), "--name", "rows"]) == 0
+    assert json.loads((tmp_path / "rows" / "metrics.json").read_text())["blocks"] == 2
+    rows.write_text('{"text": "江城", "label": "fame"}\n', encoding="utf-8")
+    import pytest
+
+    with pytest.raises(SystemExit, match="rows.jsonl:1: needs a string text and a label"):
+        main(["--model", str(tiny_model), "--data", str(rows), "--no-baselines", "--out", str(tmp_path)])
