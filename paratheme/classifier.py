@@ -198,8 +198,9 @@ class Classifier:
         """Token ids per text. A text longer than ``max_length`` keeps its head and its tail,
         so that a long report paragraph is judged on its lead sentence and its conclusion."""
         encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-        head = int(self.max_length * self.head_fraction)
-        tail = self.max_length - head
+        # The tail keeps at least the closing [SEP]: head_fraction 1.0 is plain truncation.
+        tail = max(1, self.max_length - int(self.max_length * self.head_fraction))
+        head = self.max_length - tail
         return [ids if len(ids) <= self.max_length else ids[:head] + ids[-tail:] for ids in encoded]
 
     def predict_proba(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
