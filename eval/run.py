@@ -23,6 +23,7 @@ import numpy as np
 
 from paratheme.classifier import Classifier
 from paratheme.data import Example, load_examples
+from paratheme.jsonl import RowError, read_rows
 from paratheme.labels import BOILERPLATE, LABELS
 
 from . import metrics as M
@@ -55,18 +56,14 @@ def parse_args(argv):
 def load_eval_examples(args) -> list[Example]:
     if args.data:
         examples = []
-        with open(args.data, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SystemExit(f"{args.data}:{number}: not valid JSON ({exc.msg})")
+        try:
+            for number, row in read_rows(args.data):
                 if row.get("label") not in LABELS or not isinstance(row.get("text"), str):
                     raise SystemExit(f"{args.data}:{number}: needs a string text and a label among {', '.join(LABELS)}")
                 examples.append(Example(row["text"], row["label"], row.get("source", "data"),
                                         str(row.get("doc_id", "rows")), int(row.get("position", number)), "read"))
+        except RowError as exc:
+            raise SystemExit(str(exc)) from exc
         return examples
     if args.pages:
         from paratheme.labelfiles import check_against, read_label_file

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .classifier import BACKENDS, BlockPrediction, Classifier, ModelError, default_model_path
+from .jsonl import RowError, read_rows
 from .pages import PageError
 
 PREVIEW_CHARS = 40
@@ -173,15 +174,9 @@ def _with_page_context(classifier: Classifier, rows: list[dict], probs):
 
 def _row_chunks(path: Path, size: int):
     chunk: list[dict] = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CLIError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("text"), str):
+    try:
+        for number, row in read_rows(path):
+            if "id" not in row or not isinstance(row.get("text"), str):
                 raise CLIError(f'{path}:{number}: each row needs "id" and a string "text"')
             if not row["text"].strip():
                 raise CLIError(f"{path}:{number}: text is empty")
@@ -189,6 +184,8 @@ def _row_chunks(path: Path, size: int):
             if len(chunk) == size:
                 yield chunk
                 chunk = []
+    except RowError as exc:
+        raise CLIError(str(exc)) from exc
     if chunk:
         yield chunk
 

@@ -29,8 +29,8 @@ from paratheme.classifier import Classifier
 from paratheme.pages import PageError, read_page
 
 from .batcher import MicroBatcher
-from .handler import (MAX_CHARS, MAX_ITEMS, InputError, TextRequest, format_page, format_pipeline, parameters_of,
-                      parse_texts, parse_top_k)
+from .handler import (MAX_CHARS, MAX_ITEMS, InputError, TextRequest, check_page, format_page, format_pipeline,
+                      page_mode, parameters_of, parse_texts, parse_top_k)
 
 logger = logging.getLogger("paratheme.serve")
 OPEN_PATHS = ("/health",)
@@ -172,13 +172,8 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
     async def classify(request: Request):
         body = await read_json(request, ClassifyBody)
         inputs, parameters = parameters_of(body.model_dump())
-        mode = parameters.get("mode", "text")
-        if mode == "page":
-            if not isinstance(inputs, str):
-                raise InputError('in page mode "inputs" must be the page as a string', "invalid_type")
-            return await classify_page(inputs)
-        if mode != "text":
-            raise InputError('"mode" must be "text" or "page"', "invalid_parameter")
+        if page_mode(parameters):
+            return await classify_page(check_page(inputs))
         texts, single = parse_texts(inputs, limits.max_items, limits.max_chars)
         probs = await classify_texts(texts)
         return format_pipeline(probs, state["classifier"].labels, TextRequest(texts, single, parse_top_k(parameters)))

@@ -107,6 +107,20 @@ def parameters_of(data: Any) -> tuple[Any, dict]:
     return data["inputs"], parameters
 
 
+def page_mode(parameters: dict) -> bool:
+    """Whether ``parameters.mode`` asks for a whole page (``"page"``) rather than texts (``"text"``)."""
+    mode = parameters.get("mode", "text")
+    if mode not in ("text", "page"):
+        raise InputError('"mode" must be "text" or "page"', "invalid_parameter")
+    return mode == "page"
+
+
+def check_page(page: Any) -> str:
+    if not isinstance(page, str):
+        raise InputError('in page mode "inputs" must be the page as a string', "invalid_type")
+    return page
+
+
 class EndpointHandler:
     """The custom handler: ``EndpointHandler(path="model")(data)``."""
 
@@ -116,18 +130,14 @@ class EndpointHandler:
 
     def __call__(self, data: dict) -> list | dict:
         inputs, parameters = parameters_of(data)
-        mode = parameters.get("mode", "text")
-        if mode == "page":
+        if page_mode(parameters):
             return format_page(self.classify_page(inputs))
-        if mode != "text":
-            raise InputError('"mode" must be "text" or "page"', "invalid_parameter")
         texts, single = parse_texts(inputs, self.max_items, self.max_chars)
         request = TextRequest(texts, single, parse_top_k(parameters))
         return format_pipeline(self.classifier.predict_proba(texts), self.classifier.labels, request)
 
     def classify_page(self, page: Any) -> list[BlockPrediction]:
-        if not isinstance(page, str):
-            raise InputError('in page mode "inputs" must be the page as a string', "invalid_type")
+        check_page(page)
         try:
             return self.classifier.classify_page(page)
         except PageError as exc:

@@ -85,6 +85,7 @@ def test_predict_writes_one_row_per_input_in_order(tiny_model, tmp_path, capsys)
 @pytest.mark.parametrize("content,message", [
     ('{"id": 1, "text": "好"}\n{"id": 2, "text": \n', "in.jsonl:2: not valid JSON"),
     ('{"id": 1}\n', 'in.jsonl:1: each row needs "id" and a string "text"'),
+    ('[1, 2]\n', "in.jsonl:1: each row must be a JSON object"),
     ('{"id": 1, "text": "  "}\n', "in.jsonl:1: text is empty"),
 ])
 def test_predict_rejects_bad_rows_and_leaves_no_output(tiny_model, tmp_path, capsys, content, message):
