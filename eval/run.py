@@ -46,6 +46,7 @@ def parse_args(argv):
     parser.add_argument("--corpora", help="corpora folder (default ../shared/corpora)")
     parser.add_argument("--no-baselines", action="store_true", help="evaluate the model only")
     parser.add_argument("--backend", default="auto", help="inference backend: auto, pytorch, onnx-int8, onnx-fp32")
+    parser.add_argument("--device", default="cpu", help="cpu, or a PyTorch device such as cuda (pytorch backend)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the macro-F1 interval")
     parser.add_argument("--withhold-text", action="store_true",
                         help="name mistakes by document, position and text hash instead of quoting corpus text "
@@ -97,15 +98,22 @@ def predict_by_document(classifier: Classifier, examples: list[Example]) -> tupl
         probs[indices] = reorder(classifier.predict_page_proba([examples[i].text for i in indices]), classifier.labels)
         page_ms.append((time.perf_counter() - t0) * 1000)
     seconds = time.perf_counter() - start
-    import torch
-
     speed = {
         "blocks_per_second": len(examples) / seconds, "ms_per_page_mean": float(np.mean(page_ms)),
         "ms_per_page_median": float(np.median(page_ms)), "pages": len(page_ms), "backend": classifier.backend_name,
-        "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores ({platform.processor() or 'unknown CPU'}), "
-                    f"torch {torch.__version__} with {torch.get_num_threads()} threads, no GPU",
+        "hardware": hardware(classifier),
     }
     return probs, speed
+
+
+def hardware(classifier: Classifier) -> str:
+    import torch
+
+    device = getattr(classifier.backend, "device", None)
+    accelerator = (torch.cuda.get_device_name(device) if device is not None and device.type == "cuda"
+                   else "no GPU")
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores ({platform.processor() or 'unknown CPU'}), "
+            f"torch {torch.__version__} with {torch.get_num_threads()} threads, {accelerator}")
 
 
 def reorder(probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
@@ -209,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out / name
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    classifier = Classifier.from_pretrained(args.model, backend=args.backend)
+    classifier = Classifier.from_pretrained(args.model, backend=args.backend, device=args.device)
     probs, speed = predict_by_document(classifier, examples)
     systems = {"model": system_metrics(examples, probs, args.bootstrap)}
     if not args.no_baselines:

@@ -68,20 +68,22 @@ def default_threads() -> int:
 class TorchBackend:
     name = "pytorch"
 
-    def __init__(self, folder: Path, threads: int):
+    def __init__(self, folder: Path, threads: int, device: str = "cpu"):
         import torch
         from transformers import AutoModelForSequenceClassification
 
         torch.set_num_threads(threads)
+        self.device = torch.device(device)
         self.model = AutoModelForSequenceClassification.from_pretrained(
-            folder, local_files_only=True, use_safetensors=True, dtype=torch.float32).eval()
+            folder, local_files_only=True, use_safetensors=True, dtype=torch.float32).to(self.device).eval()
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            out = self.model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask))
-        return out.logits.float().numpy()
+            out = self.model(input_ids=torch.from_numpy(input_ids).to(self.device),
+                             attention_mask=torch.from_numpy(attention_mask).to(self.device))
+        return out.logits.float().cpu().numpy()
 
 
 class OnnxBackend:
@@ -102,9 +104,14 @@ class OnnxBackend:
         return self.session.run(None, feed)[0]
 
 
-def _choose_backend(folder: Path, backend: str) -> str:
+def _choose_backend(folder: Path, backend: str, device: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if device != "cpu":
+        # The ONNX files are built and quantised for CPUs; a GPU runs the PyTorch model.
+        if backend not in ("auto", "pytorch"):
+            raise ValueError(f"backend {backend} runs on the CPU only; device {device!r} needs the pytorch backend")
+        return "pytorch"
     if backend != "auto":
         return backend
     try:
@@ -150,12 +157,13 @@ class Classifier:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, backend: str = "auto",
-                        threads: int | None = None, **kwargs) -> "Classifier":
+                        threads: int | None = None, device: str = "cpu", **kwargs) -> "Classifier":
         """Load a model folder in Hugging Face format (default: the shipped ``model/``).
 
         Args:
             backend: ``auto`` (fastest present), ``pytorch``, ``onnx-int8`` or ``onnx-fp32``.
             threads: intra-op threads (default: ``$PARATHEME_THREADS`` or every core).
+            device: ``cpu``, or a PyTorch device such as ``cuda`` (PyTorch backend only).
         """
         start = time.perf_counter()
         folder = Path(path) if path is not None else default_model_path()
@@ -174,11 +182,11 @@ class Classifier:
             raise ModelError(f"{folder}: config.json has labels {sorted(unknown)} that are not paratheme labels {list(LABELS)}")
         from transformers import AutoTokenizer
 
-        choice = _choose_backend(folder, backend)
+        choice = _choose_backend(folder, backend, device)
         threads = threads or default_threads()
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            engine = (TorchBackend(folder, threads) if choice == "pytorch"
+            engine = (TorchBackend(folder, threads, device) if choice == "pytorch"
                       else OnnxBackend(folder / ONNX_FILES[choice], threads, choice))
         except (OSError, ValueError) as exc:
             raise ModelError(f"could not load the model in {folder} ({choice}): {exc}") from exc

@@ -69,3 +69,12 @@ def test_model_with_foreign_labels_is_refused(tiny_model, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="sports"):
         Classifier.from_pretrained(folder)
+
+
+def test_gpu_device_runs_the_pytorch_backend_only(tiny_model):
+    from paratheme.classifier import _choose_backend
+
+    assert _choose_backend(tiny_model, "auto", "cuda") == "pytorch"
+    with pytest.raises(ValueError, match="CPU only"):
+        _choose_backend(tiny_model, "onnx-int8", "cuda")
+    assert Classifier.from_pretrained(tiny_model, backend="pytorch", device="cpu").predict(["一句话"])[0] in LABELS

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("class weights: %s", None if weights is None else dict(zip(LABELS, np.round(weights, 3).tolist())))
 
     def compute_loss(outputs, labels, num_items_in_batch=None):
-        return loss_fn(outputs.logits.float(), labels)
+        return loss_fn.to(outputs.logits.device)(outputs.logits.float(), labels)
 
     trainer = Trainer(
         model=model,

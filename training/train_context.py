@@ -50,9 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=REPO / "model")
     parser.add_argument("--split", default="dev", choices=("train", "dev"))
     parser.add_argument("--corpora", default=None)
+    parser.add_argument("--device", default="cpu", help="cpu, or a PyTorch device such as cuda")
     args = parser.parse_args(argv)
 
-    classifier = Classifier.from_pretrained(args.model, backend="pytorch")
+    classifier = Classifier.from_pretrained(args.model, backend="pytorch", device=args.device)
     examples = [e for e in load_examples(REPO / "data", args.corpora)[args.split] if e.source != "written"]
     x, y, groups = document_features(classifier, examples)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
