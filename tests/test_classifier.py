@@ -29,8 +29,15 @@ def test_length_bucketing_keeps_each_text_with_its_own_scores(classifier):
 
 def test_token_budget_splits_batches_without_changing_results(tiny_model):
     small_budget = Classifier.from_pretrained(tiny_model, batch_size=32, max_batch_tokens=64)
-    large_budget = Classifier.from_pretrained(tiny_model, batch_size=32)
+    large_budget = Classifier.from_pretrained(tiny_model, batch_size=32, max_batch_tokens=8192)
     np.testing.assert_allclose(small_budget.predict_proba(TEXTS), large_budget.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_repeated_texts_get_the_scores_of_their_first_copy(classifier):
+    texts = [TEXTS[1], TEXTS[0], TEXTS[1], TEXTS[2], TEXTS[0]]
+    probs = classifier.predict_proba(texts)
+    expected = classifier.predict_proba(TEXTS)
+    np.testing.assert_allclose(probs, expected[[1, 0, 1, 2, 0]], atol=1e-5)
 
 
 def test_predict_returns_label_names(classifier):
