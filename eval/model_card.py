@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 CARD = REPO / "model_card.md"
 METRICS = REPO / "reports" / "model-test" / "metrics.json"
 MODEL_README = REPO / "model" / "README.md"
+COMPARISON = REPO / "reports" / "base-comparison" / "summary.json"
 LICENSES = {"m3e-small": "other", "multilingual-e5-small": "mit"}
 BASE_MODEL_IDS = {"m3e-small": "moka-ai/m3e-small", "multilingual-e5-small": "intfloat/multilingual-e5-small"}
 
@@ -48,7 +49,8 @@ def generated_blocks(result: dict) -> dict[str, str]:
             f"- learning rate {config.get('learning_rate')}, up to {config.get('epochs')} epochs, seed {config.get('seed')}, "
             f"class weighting: {config.get('class_weighting')}",
             f"- best dev macro-F1: {fmt(dev.get('eval_macro_f1'))} (accuracy {fmt(dev.get('eval_accuracy'))}, epoch {dev.get('epoch')})",
-            f"- training time on 2 CPU cores: {fmt(training.get('train_seconds', 0) / 60, 0)} minutes",
+            f"- training time: {fmt(training.get('train_seconds', 0) / 60, 0)} minutes on "
+            f"{training.get('hardware', '2 CPU cores')}",
         ]),
         "speed": f"{speed['blocks_per_second']:.1f} blocks/s, {speed['ms_per_page_mean']:.0f} ms per document on average "
                  f"({speed.get('backend', 'pytorch')} backend). Hardware: {speed['hardware']}.",
@@ -97,11 +99,19 @@ def front_matter(result: dict) -> str:
     ])
 
 
-def render(metrics_path: Path = METRICS, card_path: Path = CARD) -> tuple[str, str]:
+def comparison_blocks(summary: dict) -> dict[str, str]:
+    from .compare import class_weighting_table, table
+
+    return {"base-comparison": table(summary), "class-weighting": class_weighting_table(summary["class_weighting"])}
+
+
+def render(metrics_path: Path = METRICS, card_path: Path = CARD, comparison_path: Path = COMPARISON) -> tuple[str, str]:
     """The model card with fresh numbers, and model/README.md (front matter + card)."""
     result = json.loads(metrics_path.read_text(encoding="utf-8"))
     card = card_path.read_text(encoding="utf-8")
-    for name, content in generated_blocks(result).items():
+    blocks = generated_blocks(result)
+    blocks.update(comparison_blocks(json.loads(comparison_path.read_text(encoding="utf-8"))))
+    for name, content in blocks.items():
         card = replace_generated(card, name, content)
     return card, front_matter(result) + card
 

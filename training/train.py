@@ -86,6 +86,18 @@ def macro_f1_metrics(eval_pred) -> dict[str, float]:
     return metrics
 
 
+def hardware(training_args) -> str:
+    """What the run trained on, for the training record: the time means little without it."""
+    import os
+
+    import torch
+
+    device = training_args.device
+    if device.type == "cuda":
+        return f"{training_args.world_size} × {torch.cuda.get_device_name(device)}"
+    return f"{training_args.world_size} process(es) on {os.cpu_count()} CPU cores"
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
@@ -158,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if data_args.export_dir and trainer.is_world_process_zero():
         export_model(trainer.model, tokenizer, Path(data_args.export_dir), {
-            "dev": metrics, "train_seconds": train_result.metrics.get("train_runtime"), "config": {
+            "dev": metrics, "train_seconds": train_result.metrics.get("train_runtime"),
+            "hardware": hardware(training_args), "config": {
             "base_model": model_args.base_model, "max_length": model_args.max_length,
             "class_weighting": data_args.class_weighting, "train_examples": len(train),
             "learning_rate": training_args.learning_rate, "epochs": training_args.num_train_epochs,
