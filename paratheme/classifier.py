@@ -141,7 +141,7 @@ class Classifier:
 
     Example:
         >>> clf = Classifier.from_pretrained("model")
-        >>> clf.predict(["全市新改扩建公办幼儿园108所。"])
+        >>> clf.predict(["今年城区新建普惠性幼儿园十二所，新增学位三千六百个。"])
         ['livelihood']
     """
 

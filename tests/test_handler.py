@@ -81,7 +81,7 @@ def test_endpoint_handler_loads_from_the_model_folder_like_inference_endpoints()
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     handler = module.EndpointHandler(path=str(SHIPPED_MODEL))
-    result = handler({"inputs": ["全市新改扩建公办幼儿园108所。", "相关推荐"]})
+    result = handler({"inputs": ["今年城区新建普惠性幼儿园十二所，新增学位三千六百个。", "相关推荐"]})
     assert len(result) == 2 and all(r["label"] in LABELS for r in result)
 
 
