@@ -161,3 +161,24 @@ def test_project_data_meets_the_coverage_and_split_rules(corpora):
     assert content >= 4000
     train = Counter(e.label for e in splits["train"])
     assert all(train[label] >= 200 for label in ("innovation", "industry", "ecology", "livelihood", "reputation"))
+
+
+@needs_corpora
+def test_our_own_text_never_quotes_the_corpora(corpora):
+    """Written paragraphs, examples and test fixtures are ours: none may repeat a run of corpus
+    text (12 characters, 8 of them Chinese; the corpora are not ours to redistribute)."""
+    from training.overlap import find_quotes, load_corpus_spans
+
+    ours = [REPO / "data" / "written", REPO / "examples", REPO / "tests", REPO / "README.md",
+            REPO / "model_card.md", REPO / "data" / "README.md"]
+    hits = find_quotes(ours, load_corpus_spans(str(corpora)))
+    assert not hits, "\n".join(f"{path}:{line}: {run}" for path, line, run in hits[:20])
+
+
+def test_overlap_finds_the_longest_shared_run_and_ignores_short_or_non_chinese_ones():
+    from training.overlap import corpus_spans, quoted
+
+    spans = corpus_spans(["全市新建口袋公园三十个，绿道总长达到一百公里。", "Copyright 2026 All Rights Reserved"])
+    assert quoted("今年新建口袋公园三十个，绿道总长达到一百公里以上", spans) == "新建口袋公园三十个，绿道总长达到一百公里"
+    assert quoted("口袋公园三十个，另有绿地", spans) is None  # 8 shared characters: a stock phrase
+    assert quoted("Copyright 2026 All Rights Reserved", spans) is None  # no Chinese

@@ -90,7 +90,7 @@ def test_extractor_blocks_count_as_content_when_the_main_text_contains_them():
         assert len(kept) == len(blocks)
         body = [i for i, b in enumerate(blocks) if b.startswith(("科技创新动能", "现代产业体系", "生态环境质量"))]
         assert all(kept[i] for i in body), name
-        assert not kept[blocks.index("关于我们 | 联系方式 | 广告服务 | 网站地图")], name
+        assert not kept[blocks.index("关于本站 | 联系方式 | 广告合作 | 站点导航")], name
 
 
 def test_eval_run_on_labeled_pages_and_on_rows(tiny_model, tmp_path):

@@ -90,7 +90,7 @@ def test_example_page_reads_as_chrome_article_and_list():
 def test_seed_page_gives_125_blocks(corpora):
     blocks = read_page((corpora / "seed" / "taiyuan-163.txt").read_bytes())
     assert len(blocks) == 125
-    assert blocks[0].text == "网易首页 > 网易山西 > 正文"
+    assert blocks[0].text.startswith("网易首页 >") and blocks[0].text.endswith(" > 正文")  # the breadcrumb
 
 
 @needs_corpora
