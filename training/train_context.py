@@ -2,9 +2,10 @@
 
     python -m training.train_context --model model
 
-The base model is fixed; only the small boilerplate-vs-content regression is fitted, on the
-base model's probabilities for whole dev documents (its regularisation chosen by 5-fold
-cross-validation grouped by document). Test is never read.
+The base model is fixed; only the small second stage is fitted (``paratheme/context.py``): the
+boilerplate-vs-content regression and the two theme weights, on the base model's probabilities
+for whole dev documents. The regression's regularisation is chosen, and the whole stage scored,
+by 5-fold cross-validation grouped by document. Test is never read.
 """
 
 from __future__ import annotations
@@ -18,32 +19,78 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def document_features(classifier, examples):
-    """Features, boilerplate targets and document ids of ``examples``, document by document."""
-    from paratheme.context import features
-
+def page_probabilities(classifier, examples):
+    """The base model's probabilities, block lengths and gold label indices, one page at a time."""
     by_doc = defaultdict(list)
     for e in examples:
         by_doc[(e.source, e.doc_id)].append(e)
-    b = classifier.labels.index("boilerplate")
-    xs, ys, groups = [], [], []
-    for doc_index, doc in enumerate(by_doc.values()):
+    pages = []
+    for doc in by_doc.values():
         doc.sort(key=lambda e: e.position)
         texts = [e.text for e in doc]
-        probs = classifier.predict_proba(texts)
-        xs.append(features(probs, np.array([len(t) for t in texts]), b))
-        ys.append(np.array([e.label == "boilerplate" for e in doc]))
-        groups.append(np.full(len(doc), doc_index))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(groups)
+        pages.append((classifier.predict_proba(texts), np.array([len(t) for t in texts]),
+                      np.array([classifier.labels.index(e.label) for e in doc])))
+    return pages
+
+
+def fit_boilerplate(pages, b, c):
+    """The boilerplate-vs-content regression: (mean, scale, weights, bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from paratheme.context import features
+
+    x = np.concatenate([features(probs, lengths, b) for probs, lengths, _ in pages])
+    y = np.concatenate([gold == b for _, _, gold in pages])
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    fitted = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    return mean, scale, fitted.coef_[0], float(fitted.intercept_[0])
+
+
+def fit_theme_weights(pages, b) -> tuple[float, float]:
+    """The two theme weights (own, neighbours) that minimise the log loss of the gold content
+    labels of content blocks, shrunk a little towards (1, 0), the base model unchanged."""
+    from scipy.optimize import minimize
+
+    from paratheme.context import theme_distribution, theme_features
+
+    own, neighbours, gold = [], [], []
+    for probs, _, labels in pages:
+        o, n = theme_features(probs, b)
+        keep = labels != b
+        own.append(o[keep])
+        neighbours.append(n[keep])
+        gold.append(labels[keep] - (labels[keep] > b))  # index among the content labels
+    own, neighbours, gold = np.concatenate(own), np.concatenate(neighbours), np.concatenate(gold)
+    prior = np.array([1.0, 0.0])
+
+    def loss(w):
+        p = theme_distribution(own, neighbours, w)[np.arange(len(gold)), gold]
+        return -np.log(np.clip(p, 1e-12, None)).mean() + 1e-3 * np.sum((w - prior) ** 2)
+
+    return tuple(float(v) for v in minimize(loss, prior, method="L-BFGS-B").x)
+
+
+def fit(pages, b, c, themes=True):
+    from paratheme.context import ContextModel
+
+    return ContextModel(*fit_boilerplate(pages, b, c), theme_weights=fit_theme_weights(pages, b) if themes else None)
+
+
+def cross_validated(pages, labels, b, c, themes, folds=5):
+    """Held-out predictions of the whole stage, documents split into ``folds`` groups."""
+    predicted = [None] * len(pages)
+    for k in range(folds):
+        model = fit([p for i, p in enumerate(pages) if i % folds != k], b, c, themes)
+        for i in range(k, len(pages), folds):
+            probs, lengths, _ = pages[i]
+            predicted[i] = model.apply(probs, lengths, labels).argmax(axis=1)
+    return np.concatenate(predicted)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
-    from sklearn.model_selection import GroupKFold
 
     from paratheme.classifier import Classifier
-    from paratheme.context import ContextModel
     from paratheme.data import load_examples
 
     parser = argparse.ArgumentParser(prog="python -m training.train_context")
@@ -51,30 +98,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="dev", choices=("train", "dev"))
     parser.add_argument("--corpora", default=None)
     parser.add_argument("--device", default="cpu", help="cpu, or a PyTorch device such as cuda")
+    parser.add_argument("--no-themes", action="store_true", help="revise boilerplate only, keep the base model's themes")
     args = parser.parse_args(argv)
 
     classifier = Classifier.from_pretrained(args.model, backend="pytorch", device=args.device)
     examples = [e for e in load_examples(REPO / "data", args.corpora)[args.split] if e.source != "written"]
-    x, y, groups = document_features(classifier, examples)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = (x - mean) / scale
-    base_f1 = f1_score(y, x[:, 0] > 0)
-    results = {}
-    for c in (0.01, 0.1, 1.0, 10.0):
-        predicted = np.zeros_like(y)
-        for train_idx, test_idx in GroupKFold(n_splits=5).split(z, y, groups):
-            fitted = LogisticRegression(C=c, max_iter=2000).fit(z[train_idx], y[train_idx])
-            predicted[test_idx] = fitted.predict(z[test_idx])
-        results[c] = f1_score(y, predicted)
-    best = max(results, key=results.get)
-    final = LogisticRegression(C=best, max_iter=2000).fit(z, y)
-    model = ContextModel(mean, scale, final.coef_[0], float(final.intercept_[0]))
-    info = {"split": args.split, "blocks": int(len(y)), "documents": int(groups.max() + 1), "C": best,
-            "cv_boilerplate_f1": {str(k): round(v, 4) for k, v in results.items()},
-            "base_boilerplate_f1": round(float(base_f1), 4)}
+    pages = page_probabilities(classifier, examples)
+    labels, b = classifier.labels, classifier.labels.index("boilerplate")
+    gold = np.concatenate([g for _, _, g in pages])
+    base = np.concatenate([p.argmax(axis=1) for p, _, _ in pages])
+
+    def scores(predicted):
+        return {"macro_f1": round(float(f1_score(gold, predicted, labels=range(len(labels)), average="macro")), 4),
+                "boilerplate_f1": round(float(f1_score(gold == b, predicted == b)), 4)}
+
+    by_c = {c: scores(cross_validated(pages, labels, b, c, themes=False)) for c in (0.01, 0.1, 1.0, 10.0)}
+    best = max(by_c, key=lambda c: by_c[c]["boilerplate_f1"])
+    cv = {"base model": scores(base), "boilerplate stage": by_c[best]}
+    if not args.no_themes:
+        cv["boilerplate and theme stages"] = scores(cross_validated(pages, labels, b, best, themes=True))
+    model = fit(pages, b, best, themes=not args.no_themes)
+    info = {"split": args.split, "blocks": int(len(gold)), "documents": len(pages), "C": best,
+            "cv_boilerplate_f1_by_C": {str(c): v["boilerplate_f1"] for c, v in by_c.items()},
+            "cv_5_fold_by_document": cv}
     model.save(args.model, info)
-    print(f"boilerplate F1 on {args.split} (5-fold by document): base model {base_f1:.4f}; "
-          + ", ".join(f"C={k}: {v:.4f}" for k, v in results.items()) + f"; wrote {args.model / 'context.json'} (C={best})")
+    print(f"{args.split}, 5-fold cross-validation by document ({len(pages)} documents, {len(gold)} blocks):")
+    for name, s in cv.items():
+        print(f"  {name:30s} macro-F1 {s['macro_f1']:.4f}  boilerplate F1 {s['boilerplate_f1']:.4f}")
+    print(f"wrote {args.model / 'context.json'} (C={best}, theme weights {model.theme_weights})")
     return 0
 
 
