@@ -4,7 +4,8 @@ CPU speed of the model folders, measured in one run.
     python -m eval.compare --runs runs.yaml --out reports/base-comparison
 
 ``runs.yaml`` lists ``runs`` as ``name: {config, hardware, dev: DIR, test: DIR, model: FOLDER}``,
-where DIR is an ``eval.run`` report folder and FOLDER, optional, a model folder to size and time;
+where DIR is an ``eval.run`` report folder and FOLDER, optional, a model folder to size and time
+(optional too: ``dev_cv: context.json``, the page-context stage's dev cross-validation);
 and ``class_weighting`` as ``{config, <scheme>: dev_results.json, ...}`` (the Trainer's dev scores of
 runs that differ only in class weighting). Writes ``summary.json`` (what ``eval.model_card``
 renders) and ``README.md`` with the tables.
@@ -62,16 +63,26 @@ def sizes_and_speeds(folders: dict[str, str], texts: list[str], rounds: int = 3)
     return out
 
 
+def context_cv(context_json: str | None) -> float | None:
+    """Dev macro-F1 of base model and page-context stage, 5-fold by document, from ``train_context``."""
+    if not context_json:
+        return None
+    info = json.loads((REPO / context_json).read_text(encoding="utf-8"))["info"]
+    return info["cv_5_fold_by_document"]["boilerplate and theme stages"]["macro_f1"]
+
+
 def table(summary: dict) -> str:
-    lines = ["| run | config | trained on | dev macro-F1 | test macro-F1 (95% CI) | test boilerplate F1 | "
-             "test national / news / provincial / seed | size | CPU blocks/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    with_cv = any(run.get("dev_cv") is not None for run in summary["runs"].values())
+    lines = ["| run | config | trained on | dev macro-F1 | " + ("dev macro-F1, 5-fold CV with the page-context stage | " if with_cv else "")
+             + "test macro-F1 (95% CI) | test boilerplate F1 | test national / news / provincial / seed | size | CPU blocks/s |",
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if with_cv else "")]
     for name, run in summary["runs"].items():
         dev, test, speed = run.get("dev"), run.get("test"), run.get("model")
         ci = test and test["macro_f1_95ci"]
         sources = test and " / ".join(fmt(test["by_source_macro_f1"].get(s)) for s in ("national", "news", "provincial", "seed"))
         lines.append(" | ".join([
             f"| {name}", f"`{run['config']}`", run["hardware"], fmt(dev and dev["macro_f1"]),
+            *([fmt(run.get("dev_cv"))] if with_cv else []),
             (f"{fmt(test['macro_f1'])}" + (f" ({fmt(ci[0])}–{fmt(ci[1])})" if ci else "")) if test else "–",
             fmt(test and test["boilerplate_f1"]), sources or "–",
             f"{speed['parameters'] / 1e6:.1f} M, {speed['megabytes_fp16']:.0f} MB" if speed else "–",
@@ -105,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, run in runs.items():
         summary["runs"][name] = {"config": run["config"], "hardware": run["hardware"], "note": run.get("note"),
                                  "dev": scores(run.get("dev")), "test": scores(run.get("test"))}
+        if run.get("dev_cv"):
+            summary["runs"][name]["dev_cv"] = context_cv(run["dev_cv"])
     folders = {name: run["model"] for name, run in runs.items() if run.get("model")}
     if folders:
         from paratheme.data import load_examples

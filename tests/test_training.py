@@ -100,3 +100,16 @@ def test_the_same_script_trains_under_torchrun_with_two_processes(tiny_model, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert "world size 2 (process 0)" in result.stderr and "world size 2 (process 1)" in result.stderr
     assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+def test_written_option_keeps_only_the_named_written_files_and_refuses_unknown_ones():
+    from datasets import Dataset
+
+    from training.train import keep_written
+
+    train = Dataset.from_dict({"text": ["甲", "乙", "丙", "丁"], "source": ["news", "written", "written", "provincial"],
+                               "doc_id": ["a", "themes", "report-themes", "b"]})
+    assert keep_written(train, ["themes"])["text"] == ["甲", "乙", "丁"]
+    assert keep_written(train, [])["text"] == ["甲", "丁"]
+    with pytest.raises(SystemExit, match="no-such-file"):
+        keep_written(train, ["no-such-file"])

@@ -33,6 +33,7 @@ class DataArguments:
     data_dir: str = field(default="data", metadata={"help": "folder with labels/, written/ and splits.yaml"})
     corpora: str | None = field(default=None, metadata={"help": "corpora folder (default ../shared/corpora)"})
     class_weighting: str = field(default="sqrt", metadata={"help": "none, sqrt or balanced: loss weight per label from train counts"})
+    written: list[str] | None = field(default=None, metadata={"help": "files of data/written/ to train on, by name without .tsv (default: all)"})
     dedupe: bool = field(default=True, metadata={"help": "drop repeated (text, label) pairs from train (portal chrome repeats across pages)"})
     max_train_examples: int | None = field(default=None, metadata={"help": "keep only this many train examples (smoke runs)"})
     max_eval_examples: int | None = field(default=None, metadata={"help": "keep only this many dev examples (smoke runs)"})
@@ -42,6 +43,15 @@ class DataArguments:
     def __post_init__(self):
         if self.class_weighting not in ("none", "sqrt", "balanced"):
             raise ValueError(f"class_weighting must be none, sqrt or balanced, not {self.class_weighting!r}")
+
+
+def keep_written(train, names: list[str]):
+    """``train`` with only the written files named (corpus examples all stay)."""
+    present = {doc for source, doc in zip(train["source"], train["doc_id"]) if source == "written"}
+    unknown = set(names) - present
+    if unknown:
+        raise SystemExit(f"written: no file(s) {sorted(unknown)} in data/written/ (there are {sorted(present)})")
+    return train.filter(lambda row: row["source"] != "written" or row["doc_id"] in names)
 
 
 def parse_config(argv: list[str]):
@@ -115,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = load_splits(data_args.data_dir, data_args.corpora)
     train, dev = splits["train"], splits["dev"]
+    if data_args.written is not None:
+        train = keep_written(train, data_args.written)
     if data_args.dedupe:
         seen, keep = set(), []
         for i, (text, label) in enumerate(zip(train["text"], train["label"])):
