@@ -244,7 +244,7 @@ class Classifier:
 
     def predict_page_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Like ``predict_proba`` for the blocks of one page in page order: with the model's
-        page-context stage, a block's neighbours inform whether it is boilerplate."""
+        page-context stage, a block's neighbours inform whether it is boilerplate and its theme."""
         return self.with_page_context(texts, self.predict_proba(texts))
 
     def with_page_context(self, texts: Sequence[str], probs: np.ndarray) -> np.ndarray:
