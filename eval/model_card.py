@@ -23,6 +23,7 @@ METRICS = REPO / "reports" / "model-test" / "metrics.json"
 MODEL_README = REPO / "model" / "README.md"
 COMPARISON = REPO / "reports" / "base-comparison" / "summary.json"
 WRITTEN_V2 = REPO / "reports" / "retrain-written-v2" / "summary.json"
+COMPARISON_CONTEXT = REPO / "reports" / "base-comparison-context" / "summary.json"
 LICENSES = {"m3e-small": "other", "multilingual-e5-small": "mit"}
 BASE_MODEL_IDS = {"m3e-small": "moka-ai/m3e-small", "multilingual-e5-small": "intfloat/multilingual-e5-small"}
 
@@ -112,10 +113,10 @@ def render(metrics_path: Path = METRICS, card_path: Path = CARD, comparison_path
     card = card_path.read_text(encoding="utf-8")
     blocks = generated_blocks(result)
     blocks.update(comparison_blocks(json.loads(comparison_path.read_text(encoding="utf-8"))))
-    if WRITTEN_V2.is_file():
-        from .compare import table
+    from .compare import table
 
-        blocks["written-v2"] = table(json.loads(WRITTEN_V2.read_text(encoding="utf-8")))
+    for name, path in (("written-v2", WRITTEN_V2), ("base-comparison-context", COMPARISON_CONTEXT)):
+        blocks[name] = table(json.loads(path.read_text(encoding="utf-8")))
     for name, content in blocks.items():
         card = replace_generated(card, name, content)
     return card, front_matter(result) + card

@@ -31,6 +31,9 @@ BACKENDS = ("auto", "pytorch", *ONNX_FILES)
 THREADS_ENV = "PARATHEME_THREADS"
 
 
+DEFAULT_MAX_LENGTH = 192
+
+
 class ModelError(RuntimeError):
     """A model folder that is missing or not a paratheme model."""
 
@@ -134,7 +137,10 @@ class Classifier:
         backend: computes logits from token ids (``TorchBackend`` or ``OnnxBackend``).
         tokenizer: the model's tokenizer.
         labels: label names in the model's output order (its ``id2label``).
-        max_length: tokens the model sees per block; longer blocks keep their head and tail.
+        max_length: tokens the model sees per block; longer blocks keep their head and tail. The
+            default, 192, was the best window on dev (``python -m bench.truncation``: every window
+            from 128 to 512 tokens scored within 0.7 macro-F1 points) and reads a page with a
+            quarter fewer tokens than 512.
         batch_size, max_batch_tokens: a batch holds at most this many blocks and padded tokens (a
             block longer than the budget goes alone). Small batches ran fastest on 2 CPU cores: the
             seed page took 2.4 times less time with a 512-token budget than with 8,192 (ONNX int8).
@@ -145,7 +151,7 @@ class Classifier:
         ['livelihood']
     """
 
-    def __init__(self, backend, tokenizer, labels: Sequence[str], max_length: int = 512, batch_size: int = 32,
+    def __init__(self, backend, tokenizer, labels: Sequence[str], max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 32,
                  max_batch_tokens: int = 512, head_fraction: float = 0.75):
         self.backend = backend
         self.tokenizer = tokenizer
@@ -193,7 +199,7 @@ class Classifier:
                       else OnnxBackend(folder / ONNX_FILES[choice], threads, choice))
         except (OSError, ValueError) as exc:
             raise ModelError(f"could not load the model in {folder} ({choice}): {exc}") from exc
-        max_length = min(kwargs.pop("max_length", 512), config.get("max_position_embeddings", 512))
+        max_length = min(kwargs.pop("max_length", DEFAULT_MAX_LENGTH), config.get("max_position_embeddings", 512))
         classifier = cls(engine, tokenizer, labels, max_length=max_length, **kwargs)
         classifier.name = folder.resolve().name
         classifier.context = ContextModel.load(folder)
