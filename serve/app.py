@@ -100,7 +100,7 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
         yield
         await batcher.stop()
 
-    app = FastAPI(title="paratheme", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="paratheme", version="0.2.0", lifespan=lifespan,
                   description="Theme and boilerplate labels for paragraphs of Chinese news and government pages.")
 
     @app.middleware("http")
