@@ -24,6 +24,7 @@ MODEL_README = REPO / "model" / "README.md"
 COMPARISON = REPO / "reports" / "base-comparison" / "summary.json"
 WRITTEN_V2 = REPO / "reports" / "retrain-written-v2" / "summary.json"
 COMPARISON_CONTEXT = REPO / "reports" / "base-comparison-context" / "summary.json"
+FRESH_CLONE = REPO / "reports" / "retrain-fresh-clone" / "summary.json"
 LICENSES = {"m3e-small": "other", "multilingual-e5-small": "mit"}
 BASE_MODEL_IDS = {"m3e-small": "moka-ai/m3e-small", "multilingual-e5-small": "intfloat/multilingual-e5-small"}
 
@@ -115,7 +116,8 @@ def render(metrics_path: Path = METRICS, card_path: Path = CARD, comparison_path
     blocks.update(comparison_blocks(json.loads(comparison_path.read_text(encoding="utf-8"))))
     from .compare import table
 
-    for name, path in (("written-v2", WRITTEN_V2), ("base-comparison-context", COMPARISON_CONTEXT)):
+    for name, path in (("written-v2", WRITTEN_V2), ("base-comparison-context", COMPARISON_CONTEXT),
+                       ("fresh-clone", FRESH_CLONE)):
         blocks[name] = table(json.loads(path.read_text(encoding="utf-8")))
     for name, content in blocks.items():
         card = replace_generated(card, name, content)
