@@ -166,7 +166,8 @@ def test_project_data_meets_the_coverage_and_split_rules(corpora):
 @needs_corpora
 def test_our_own_text_never_quotes_the_corpora(corpora):
     """Written paragraphs, examples and test fixtures are ours: none may repeat a run of corpus
-    text (12 characters, 8 of them Chinese; the corpora are not ours to redistribute)."""
+    text (12 Chinese characters in a row, figures and punctuation skipped; the corpora are not ours
+    to redistribute)."""
     from training.overlap import find_quotes, load_corpus_spans
 
     ours = [REPO / "data" / "written", REPO / "examples", REPO / "tests", REPO / "reports", REPO / "README.md",
@@ -182,3 +183,10 @@ def test_overlap_finds_the_longest_shared_run_and_ignores_short_or_non_chinese_o
     assert quoted("今年新建口袋公园三十个，绿道总长达到一百公里以上", spans) == "新建口袋公园三十个，绿道总长达到一百公里"
     assert quoted("口袋公园三十个，另有绿地", spans) is None  # 8 shared characters: a stock phrase
     assert quoted("Copyright 2026 All Rights Reserved", spans) is None  # no Chinese
+
+
+def test_overlap_sees_through_changed_figures_and_punctuation():
+    from training.overlap import corpus_spans, quoted
+
+    spans = corpus_spans(["霁川湿地观测站今年记录到鸟类120种，其中珍稀候鸟9种。"])
+    assert quoted("据悉霁川湿地观测站今年记录到鸟类135种;其中珍稀候鸟11种", spans) == "霁川湿地观测站今年记录到鸟类135种;其中珍稀候鸟11种"

@@ -3,9 +3,10 @@
     python -m training.overlap data/written/*.tsv examples/ tests/
 
 Corpus text is never committed (the corpora's terms do not allow redistribution), so every file
-we write must not quote it. A shared run of ``SPAN`` characters, at least ``MIN_CJK`` of them
-Chinese, counts as a quote; shorter runs are stock phrases any writer would use. Prints each hit
-and exits 1 if there is any.
+we write must not quote it. Texts are compared on their Chinese characters alone, so that changed
+figures or punctuation do not hide a copied sentence: a shared run of ``SPAN`` Chinese characters
+counts as a quote; shorter runs are stock phrases any writer would use. Prints each hit and exits
+1 if there is any.
 """
 
 from __future__ import annotations
@@ -16,32 +17,38 @@ import sys
 from pathlib import Path
 
 SPAN = 12
-MIN_CJK = 8
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
+def chinese(text: str) -> tuple[str, list[int]]:
+    """The Chinese characters of ``text``, and where each one stands in ``text``."""
+    positions = [m.start() for m in _CJK.finditer(text)]
+    return "".join(text[i] for i in positions), positions
+
+
 def corpus_spans(texts, span: int = SPAN) -> set[str]:
-    """Every ``span``-character window of ``texts`` that has enough Chinese to be a quote."""
+    """Every run of ``span`` consecutive Chinese characters of ``texts`` (other characters skipped)."""
     spans = set()
     for text in texts:
-        for i in range(len(text) - span + 1):
-            window = text[i:i + span]
-            if len(_CJK.findall(window)) >= MIN_CJK:
-                spans.add(window)
+        letters, _ = chinese(text)
+        spans.update(letters[i:i + span] for i in range(len(letters) - span + 1))
     return spans
 
 
 def quoted(text: str, spans: set[str], span: int = SPAN) -> str | None:
-    """The longest run of ``text`` found in the corpora (at least ``span`` long), or None."""
+    """The longest stretch of ``text`` whose Chinese characters are found in the corpora (at
+    least ``span`` of them in a row), as it stands in ``text``; or None."""
+    letters, positions = chinese(text)
     best = None
     i = 0
-    while i <= len(text) - span:
-        if text[i:i + span] in spans:
+    while i <= len(letters) - span:
+        if letters[i:i + span] in spans:
             end = i + span
-            while end < len(text) and text[end - span + 1:end + 1] in spans:
+            while end < len(letters) and letters[end - span + 1:end + 1] in spans:
                 end += 1
-            if best is None or end - i > len(best):
-                best = text[i:end]
+            run = text[positions[i]:positions[end - 1] + 1]
+            if best is None or len(run) > len(best):
+                best = run
             i = end
         else:
             i += 1
