@@ -25,13 +25,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def timed(fn, repeat: int = 1) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+def timed(fn) -> tuple[float, object]:
+    """Seconds one call of ``fn`` took, and its result."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
 
 
 def page_times_ms(fn, repeat: int) -> tuple[float, float]:
