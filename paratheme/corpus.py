@@ -3,6 +3,9 @@
 Sources and their document ids:
   seed        ``taiyuan-163``            the seed page, one block per non-empty line
   news        file stem (``163-1``)      whole portal pages, read with ``read_page``
+  news2       ``<set>-<file stem>``      the 150 pages of ``news-pages-html-v2`` (``cwced-05e98007``,
+                                         ``gerapy-detail-36kr_com_3261053335240450``, ``cx163-1``);
+                                         cwced's file stems are cut to their first 8 characters
   provincial  province (``beijing``)     2026 provincial reports, one block per non-empty line
   national    ``report-1954`` or         national reports (traditional characters), one block
               ``resolution-<hash>``      per paragraph (paragraphs are split by blank lines)
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from .pages import Block, normalize, read_page, text_lines
 
-SOURCES = ("seed", "news", "provincial", "national")
+SOURCES = ("seed", "news", "news2", "provincial", "national")
 DEFAULT_CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 
 
@@ -62,12 +65,20 @@ def _sources(root: str) -> dict[str, dict[str, callable]]:
     seed = base / "seed" / "taiyuan-163.txt"
     news = sorted((base / "news-pages-html").glob("*.html"))
     provincial = sorted((base / "gov-reports-provincial-2026").glob("*.csv"))
+    news2 = {_news2_id(p): p for p in sorted((base / "news-pages-html-v2").glob("*/*.html"))}
     return {
         "seed": {"taiyuan-163": lambda: read_page(seed.read_bytes(), kind="text")},
         "news": {p.stem: (lambda p=p: read_page(p.read_bytes(), kind="html")) for p in news},
+        "news2": {doc_id: (lambda p=p: read_page(p.read_bytes(), kind="html")) for doc_id, p in news2.items()},
         "provincial": {p.stem: (lambda p=p: _provincial_blocks(p)) for p in provincial},
         "national": {doc_id: (lambda text=text: _paragraph_blocks(text)) for doc_id, text in _national_reports(base)},
     }
+
+
+def _news2_id(path: Path) -> str:
+    collection = path.parent.name
+    stem = path.stem[:8] if collection == "cwced" else path.stem
+    return f"{collection.replace('-', '')}-{stem}"
 
 
 def _provincial_blocks(path: Path) -> list[Block]:
