@@ -36,6 +36,13 @@ def boilerplate_binary(gold: list[str], predicted: list[str]) -> dict:
     return {"precision": float(p), "recall": float(r), "f1": float(f)}
 
 
+def content_binary(gold: list[str], predicted: list[str]) -> dict:
+    """Precision, recall and F1 of article content (anything but boilerplate): "article blocks kept"."""
+    p, r, f, _ = precision_recall_fscore_support(
+        [g != BOILERPLATE for g in gold], [x != BOILERPLATE for x in predicted], average="binary", zero_division=0)
+    return {"precision": float(p), "recall": float(r), "f1": float(f)}
+
+
 def theme_macro_f1(gold: list[str], predicted: list[str]) -> float | None:
     """Macro-F1 over the five themes and other, on blocks whose gold label is content."""
     pairs = [(g, x) for g, x in zip(gold, predicted) if g != BOILERPLATE]
@@ -85,6 +92,7 @@ class PageBlocks:
     texts: list[str]
     gold: list[str]
     kept: list[bool]
+    name: str = ""
 
 
 def character_weighted(pages: list[PageBlocks]) -> dict:
@@ -111,6 +119,27 @@ def character_weighted(pages: list[PageBlocks]) -> dict:
             per_page.append(scores(*counts))
     mean = {k: float(np.mean([s[k] for s in per_page])) if per_page else 0.0 for k in ("precision", "recall", "f1")}
     return {"pages": len(pages), "micro": scores(*totals), "page_mean": mean}
+
+
+def per_page(pages: list[PageBlocks]) -> list[dict]:
+    """Per page: blocks, article blocks and characters, and the share of each that was kept
+    (recall) with the character-level F1; pages without article content have recall None."""
+    rows = []
+    for page in pages:
+        chars = np.array([len(t) for t in page.texts])
+        content = np.array([g != BOILERPLATE for g in page.gold])
+        kept = np.array(page.kept, dtype=bool)
+        kept_chars, content_chars = chars[kept].sum(), chars[content].sum()
+        both = chars[kept & content].sum()
+        p = both / kept_chars if kept_chars else (1.0 if not content_chars else 0.0)
+        r = both / content_chars if content_chars else None
+        rows.append({"page": page.name, "blocks": len(page.texts), "article_blocks": int(content.sum()),
+                     "article_chars": int(content_chars),
+                     "blocks_kept": float((kept & content).sum() / content.sum()) if content.sum() else None,
+                     "chars_kept": None if r is None else float(r), "chars_precision": float(p),
+                     "chars_f1": None if r is None else (2 * p * r / (p + r) if p + r else 0.0),
+                     "chrome_kept_chars": int(chars[kept & ~content].sum())})
+    return rows
 
 
 def length_bucket(text: str) -> str:

@@ -60,6 +60,42 @@ def page_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def html_block_table(result: dict) -> str:
+    """Block-level content and boilerplate F1 on the HTML news pages, model beside the extractors."""
+    model = result["systems"]["model"].get("html_pages_blocks")
+    if not model:
+        return "No HTML pages in this evaluation."
+    lines = ["| system | article blocks kept (content recall) | content F1 | boilerplate F1 |", "|---|---|---|---|"]
+    rows = [("model", model)] + list(result.get("extractors", {}).items())
+    for name, s in rows:
+        lines.append(f"| {name} | {fmt(s['content']['recall'])} | {fmt(s['content']['f1'])} | {fmt(s['boilerplate']['f1'])} |")
+    return "\n".join(lines)
+
+
+def worst_pages_table(result: dict, n: int = 25) -> str:
+    """Per page, worst first by the model's share of article characters kept."""
+    pages = result["systems"]["model"].get("pages") or []
+    extractors = {name: {p["page"]: p for p in e.get("pages", [])} for name, e in result.get("extractors", {}).items()}
+    with_article = sorted((p for p in pages if p["chars_kept"] is not None), key=lambda p: (p["chars_kept"], p["chars_f1"]))
+    header = "| page | blocks | article blocks | model: chars kept | model: chars F1 | " + " | ".join(
+        f"{name}: chars kept | {name}: chars F1" for name in extractors) + " |"
+    lines = [header, "|---" * (5 + 2 * len(extractors)) + "|"]
+    for p in with_article[:n]:
+        cells = []
+        for name in extractors:
+            e = extractors[name].get(p["page"])
+            cells += [fmt(e and e["chars_kept"]), fmt(e and e["chars_f1"])]
+        lines.append(f"| {p['page']} | {p['blocks']} | {p['article_blocks']} | {fmt(p['chars_kept'])} | "
+                     f"{fmt(p['chars_f1'])} | " + " | ".join(cells) + " |")
+    below = sum(p["chars_kept"] < 0.9 for p in with_article)
+    no_article = [p for p in pages if p["chars_kept"] is None]
+    lines.append("")
+    lines.append(f"{len(with_article)} pages with an article; {below} keep less than 90% of their article characters. "
+                 f"{len(no_article)} pages have no article (listings): the model kept "
+                 f"{sum(p['chrome_kept_chars'] for p in no_article):,} of their characters.")
+    return "\n".join(lines)
+
+
 def mistakes_table(mistakes: list[dict]) -> str:
     lines = ["| # | where | gold | predicted | conf | text |", "|---|---|---|---|---|---|"]
     for i, m in enumerate(mistakes, start=1):
@@ -147,6 +183,9 @@ def write_report(result: dict, out_dir: Path) -> str:
         "## Page level: character-weighted main-content extraction", page_table(result),
         "Recall is the share of the article's characters that is kept; precision the share of kept characters that "
         "belongs to the article (the measure of main-content extraction benchmarks such as trafilatura's).",
+        "## HTML news pages, block level", html_block_table(result),
+        "Content is every label but boilerplate: content recall is the share of article blocks kept.",
+        "## Pages, worst first", worst_pages_table(result),
         "## Calibration", f"Expected calibration error (15 bins): {fmt(model['ece'])}.\n\n![reliability](reliability.png)",
         "## Confusion matrix", "![confusion](confusion.png)",
         "## Speed",

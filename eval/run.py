@@ -25,13 +25,15 @@ from paratheme.classifier import Classifier
 from paratheme.data import Example, load_examples
 from paratheme.jsonl import RowError, read_rows
 from paratheme.labels import BOILERPLATE, LABELS
+from paratheme.pages import Block
 
 from . import metrics as M
 from .baselines import EXTRACTORS, KeywordRules, TfidfLogisticRegression, extractor_kept
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCE_NAMES = {"seed": "seed page", "news": "news pages", "provincial": "provincial reports 2026",
-                "national": "national reports (traditional)"}
+SOURCE_NAMES = {"seed": "seed page", "news": "news pages", "news2": "news pages v2 (new sites)",
+                "provincial": "provincial reports 2026", "national": "national reports (traditional)"}
+PAGE_SOURCES = ("news", "news2", "seed", "pages")  # whole pages, chrome included
 
 
 def parse_args(argv):
@@ -83,7 +85,21 @@ def load_eval_examples(args) -> list[Example]:
     return load_examples(REPO / "data", args.corpora)[args.split]
 
 
-def predict_by_document(classifier: Classifier, examples: list[Example]) -> tuple[np.ndarray, dict]:
+def document_blocks(examples: list[Example], corpora: str | None) -> list[Block]:
+    """The blocks of one document's examples (given in page order). Corpus documents are read
+    again so that HTML blocks carry their structure record, as they do when a user classifies the
+    saved page; rows from a JSONL file are blocks without one."""
+    from paratheme.corpus import SOURCES, load_document
+
+    first = examples[0]
+    if first.source in SOURCES:
+        blocks = load_document(first.source, first.doc_id, corpora).blocks
+        return [blocks[e.position] for e in examples]
+    return [Block(e.position, e.text) for e in examples]
+
+
+def predict_by_document(classifier: Classifier, examples: list[Example], corpora: str | None = None,
+                        blocks_of=None) -> tuple[np.ndarray, dict]:
     """Model probabilities for every example, timed one document (page) at a time."""
     probs = np.zeros((len(examples), len(LABELS)))
     by_doc: dict[tuple, list[int]] = defaultdict(list)
@@ -94,8 +110,9 @@ def predict_by_document(classifier: Classifier, examples: list[Example]) -> tupl
     start = time.perf_counter()
     for indices in by_doc.values():
         t0 = time.perf_counter()
-        # A document's examples are in page order, so the model's page-context stage applies.
-        probs[indices] = reorder(classifier.predict_page_proba([examples[i].text for i in indices]), classifier.labels)
+        # A document's examples are in page order, so the model's page labeler applies.
+        blocks = (blocks_of or document_blocks)([examples[i] for i in indices], corpora)
+        probs[indices] = reorder(classifier.predict_page_proba(blocks), classifier.labels)
         page_ms.append((time.perf_counter() - t0) * 1000)
     seconds = time.perf_counter() - start
     speed = {
@@ -126,6 +143,7 @@ def system_metrics(examples: list[Example], probs: np.ndarray, bootstrap: int) -
     predicted = [LABELS[i] for i in probs.argmax(axis=1)]
     result = M.classification(gold, predicted)
     result["boilerplate"] = M.boilerplate_binary(gold, predicted)
+    result["content"] = M.content_binary(gold, predicted)
     result["theme_macro_f1_on_content"] = M.theme_macro_f1(gold, predicted)
     result["macro_f1_95ci"] = M.bootstrap_macro_f1(gold, predicted, samples=bootstrap) if bootstrap else None
     confidence = probs.max(axis=1)
@@ -134,6 +152,12 @@ def system_metrics(examples: list[Example], probs: np.ndarray, bootstrap: int) -
     result["by_length"] = slice_scores(examples, gold, predicted, lambda e: M.length_bucket(e.text))
     pages = page_blocks(examples, [p != BOILERPLATE for p in predicted])
     result["page_character_weighted"] = M.character_weighted(pages) if pages else None
+    result["pages"] = M.per_page(pages) if pages else []
+    html = [i for i, e in enumerate(examples) if e.source in ("news", "news2", "pages")]
+    result["html_pages_blocks"] = {
+        "blocks": len(html), "content": M.content_binary([gold[i] for i in html], [predicted[i] for i in html]),
+        "boilerplate": M.boilerplate_binary([gold[i] for i in html], [predicted[i] for i in html]),
+    } if html else None
     return result
 
 
@@ -157,8 +181,8 @@ def page_blocks(examples: list[Example], kept: list[bool]) -> list[M.PageBlocks]
     """Whole pages (news and seed documents) for the character-weighted page score."""
     pages: dict[tuple, M.PageBlocks] = {}
     for e, k in zip(examples, kept):
-        if e.source in ("news", "seed", "pages"):
-            page = pages.setdefault((e.source, e.doc_id), M.PageBlocks([], [], []))
+        if e.source in PAGE_SOURCES:
+            page = pages.setdefault((e.source, e.doc_id), M.PageBlocks([], [], [], f"{e.source}/{e.doc_id}"))
             page.texts.append(e.text)
             page.gold.append(e.label)
             page.kept.append(k)
@@ -167,28 +191,29 @@ def page_blocks(examples: list[Example], kept: list[bool]) -> list[M.PageBlocks]
 
 def extractor_metrics(examples: list[Example], corpora: str | None) -> dict:
     """trafilatura and GNE on the split's HTML pages, mapped to blocks."""
-    from paratheme.corpus import corpora_root
+    from paratheme.corpus import corpora_root, html_file
 
-    html_docs: dict[str, list[Example]] = defaultdict(list)
+    html_docs: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for e in examples:
-        if e.source == "news":
-            html_docs[e.doc_id].append(e)
+        if e.source in ("news", "news2"):
+            html_docs[(e.source, e.doc_id)].append(e)
     if not html_docs:
         return {}
-    root = corpora_root(corpora)
+    corpora_root(corpora)  # a clear error when the corpora are missing
     out = {}
     for name in EXTRACTORS:
         gold, kept, pages = [], [], []
-        for doc_id, doc_examples in html_docs.items():
-            html = (root / "news-pages-html" / f"{doc_id}.html").read_bytes()
+        for (source, doc_id), doc_examples in html_docs.items():
+            html = html_file(source, doc_id, corpora).read_bytes()
             texts = [e.text for e in doc_examples]
             doc_kept = extractor_kept(name, html, texts)
             gold += [e.label for e in doc_examples]
             kept += doc_kept
-            pages.append(M.PageBlocks(texts, [e.label for e in doc_examples], doc_kept))
+            pages.append(M.PageBlocks(texts, [e.label for e in doc_examples], doc_kept, f"{source}/{doc_id}"))
         predicted = [BOILERPLATE if not k else "content" for k in kept]
         out[name] = {"blocks": len(gold), "boilerplate": M.boilerplate_binary(gold, predicted),
-                     "page_character_weighted": M.character_weighted(pages)}
+                     "content": M.content_binary(gold, predicted),
+                     "page_character_weighted": M.character_weighted(pages), "pages": M.per_page(pages)}
     return out
 
 
@@ -218,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     classifier = Classifier.from_pretrained(args.model, backend=args.backend, device=args.device)
-    probs, speed = predict_by_document(classifier, examples)
+    probs, speed = predict_by_document(classifier, examples, args.corpora)
     systems = {"model": system_metrics(examples, probs, args.bootstrap)}
     if not args.no_baselines:
         train = load_examples(REPO / "data", args.corpora)["train"]

@@ -19,9 +19,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .context import ContextModel
 from .labels import BOILERPLATE, LABELS, THEMES
-from .pages import Block, read_page
+from .page_model import PageModel
+from .pages import Block, Structure, read_page
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class BlockPrediction:
     label: str
     score: float
     scores: dict[str, float] = field(repr=False)
+    structure: Structure | None = field(default=None, repr=False)  # HTML blocks: where the block sits
 
     @property
     def theme(self) -> str | None:
@@ -54,9 +55,14 @@ class BlockPrediction:
     def boilerplate(self) -> bool:
         return self.label == BOILERPLATE
 
-    def to_dict(self) -> dict:
-        return {"position": self.position, "text": self.text, "label": self.label,
-                "score": round(self.score, 6), "scores": {k: round(v, 6) for k, v in self.scores.items()}}
+    def to_dict(self, structure: bool = False) -> dict:
+        """The prediction as JSON-ready data; ``structure=True`` adds the block's structure record
+        (``null`` for a text page's lines), so that users can see why a block was cut."""
+        out = {"position": self.position, "text": self.text, "label": self.label,
+               "score": round(self.score, 6), "scores": {k: round(v, 6) for k, v in self.scores.items()}}
+        if structure:
+            out["structure"] = self.structure.to_dict() if self.structure else None
+        return out
 
 
 def default_model_path() -> Path:
@@ -125,6 +131,11 @@ def _choose_backend(folder: Path, backend: str, device: str) -> str:
     return next((name for name, file in ONNX_FILES.items() if (folder / file).is_file()), "pytorch")
 
 
+def as_blocks(blocks: Sequence[Block | str]) -> list[Block]:
+    """Blocks in page order; a plain string is a block without a structure record."""
+    return [b if isinstance(b, Block) else Block(i, b) for i, b in enumerate(blocks)]
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
@@ -161,7 +172,7 @@ class Classifier:
         self.max_batch_tokens = max_batch_tokens
         self.head_fraction = head_fraction
         self.name = "paratheme"
-        self.context: ContextModel | None = None  # page-context stage, when the model folder has one
+        self.page_model: PageModel | None = None  # the page labeler, when the model folder has one
         self.load_seconds: float | None = None  # set by from_pretrained
 
     @classmethod
@@ -202,7 +213,7 @@ class Classifier:
         max_length = min(kwargs.pop("max_length", DEFAULT_MAX_LENGTH), config.get("max_position_embeddings", 512))
         classifier = cls(engine, tokenizer, labels, max_length=max_length, **kwargs)
         classifier.name = folder.resolve().name
-        classifier.context = ContextModel.load(folder)
+        classifier.page_model = PageModel.load(folder)
         classifier.load_seconds = time.perf_counter() - start
         logger.info("loaded %s with the %s backend in %.2f s", folder, choice, classifier.load_seconds)
         return classifier
@@ -248,16 +259,18 @@ class Classifier:
         row_of = {text: i for i, text in enumerate(unique)}
         return probs[[row_of[t] for t in texts]].reshape(len(texts), len(self.labels))
 
-    def predict_page_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Like ``predict_proba`` for the blocks of one page in page order: with the model's
-        page-context stage, a block's neighbours inform whether it is boilerplate and its theme."""
-        return self.with_page_context(texts, self.predict_proba(texts))
+    def predict_page_proba(self, blocks: Sequence[Block | str]) -> np.ndarray:
+        """Like ``predict_proba`` for the blocks of one page in page order: with the model's page
+        labeler, the whole page (neighbours, and the structure record of HTML blocks) informs each
+        block's label. Plain strings are blocks without structure (lines of a text page)."""
+        blocks = as_blocks(blocks)
+        return self.with_page_context(blocks, self.predict_proba([b.text for b in blocks]))
 
-    def with_page_context(self, texts: Sequence[str], probs: np.ndarray) -> np.ndarray:
-        """``probs`` of one page's blocks (in page order), revised by the page-context stage if any."""
-        if self.context is None:
+    def with_page_context(self, blocks: Sequence[Block | str], probs: np.ndarray) -> np.ndarray:
+        """``probs`` of one page's blocks (in page order), revised by the page labeler if any."""
+        if self.page_model is None:
             return probs
-        return self.context.apply(probs, np.array([len(t) for t in texts]), self.labels)
+        return self.page_model.apply(as_blocks(blocks), probs, self.labels)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """Label names, one per text."""
@@ -265,7 +278,7 @@ class Classifier:
 
     def classify_blocks(self, blocks: Sequence[Block]) -> list[BlockPrediction]:
         """Label the blocks of one page, given in page order."""
-        probs = self.predict_page_proba([b.text for b in blocks])
+        probs = self.predict_page_proba(blocks)
         return [self.block_prediction(b, row) for b, row in zip(blocks, probs)]
 
     def classify_page(self, page: bytes | str, kind: str = "auto") -> list[BlockPrediction]:
@@ -275,7 +288,7 @@ class Classifier:
     def block_prediction(self, block: Block, row: np.ndarray) -> BlockPrediction:
         best = int(row.argmax())
         return BlockPrediction(block.position, block.text, self.labels[best], float(row[best]),
-                               {label: float(p) for label, p in zip(self.labels, row)})
+                               {label: float(p) for label, p in zip(self.labels, row)}, block.structure)
 
     def _batches(self, order: list[int], encodings) -> Iterable[list[int]]:
         batch: list[int] = []

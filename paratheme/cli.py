@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     shape = classify.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print every block as JSON")
     shape.add_argument("--content", action="store_true", help="print only the article (boilerplate dropped)")
+    classify.add_argument("--structure", action="store_true",
+                          help="with --json: add each block's structure record (tag path, link share, ...)")
     classify.add_argument("--kind", choices=("auto", "html", "text"), default="auto", help="how to read the page")
     classify.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: fastest present)")
 
@@ -107,7 +109,7 @@ def classify(args: argparse.Namespace) -> int:
     classifier = Classifier.from_pretrained(args.model, backend=args.backend)
     predictions = classifier.classify_blocks(blocks)
     if args.json:
-        json.dump({"blocks": [p.to_dict() for p in predictions]}, sys.stdout, ensure_ascii=False, indent=1)
+        json.dump({"blocks": [p.to_dict(structure=args.structure) for p in predictions]}, sys.stdout, ensure_ascii=False, indent=1)
         print()
     elif args.content:
         for p in predictions:
@@ -160,7 +162,7 @@ def predict(args: argparse.Namespace) -> int:
 def _with_page_context(classifier: Classifier, rows: list[dict], probs):
     """Rows that carry ``doc_id`` and ``position`` are pages: revise them with the page context.
     (A page whose rows straddle two chunks is revised in two parts.)"""
-    if classifier.context is None:
+    if classifier.page_model is None:
         return probs
     pages: dict = {}
     for i, row in enumerate(rows):

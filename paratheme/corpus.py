@@ -49,6 +49,21 @@ def list_documents(root: str | os.PathLike | None = None) -> list[tuple[str, str
     return [(source, doc_id) for source in SOURCES for doc_id in _sources(str(corpora_root(root)))[source]]
 
 
+def html_file(source: str, doc_id: str, root: str | os.PathLike | None = None) -> Path | None:
+    """The saved HTML file of a news page (sources ``news`` and ``news2``); None for other sources."""
+    base = corpora_root(root)
+    if source == "news":
+        return base / "news-pages-html" / f"{doc_id}.html"
+    if source == "news2":
+        return _news2_files(str(base)).get(doc_id)
+    return None
+
+
+@lru_cache(maxsize=4)
+def _news2_files(root: str) -> dict[str, Path]:
+    return {_news2_id(p): p for p in sorted((Path(root) / "news-pages-html-v2").glob("*/*.html"))}
+
+
 def load_document(source: str, doc_id: str, root: str | os.PathLike | None = None) -> Document:
     docs = _sources(str(corpora_root(root)))
     if source not in docs:
@@ -65,11 +80,10 @@ def _sources(root: str) -> dict[str, dict[str, callable]]:
     seed = base / "seed" / "taiyuan-163.txt"
     news = sorted((base / "news-pages-html").glob("*.html"))
     provincial = sorted((base / "gov-reports-provincial-2026").glob("*.csv"))
-    news2 = {_news2_id(p): p for p in sorted((base / "news-pages-html-v2").glob("*/*.html"))}
     return {
         "seed": {"taiyuan-163": lambda: read_page(seed.read_bytes(), kind="text")},
         "news": {p.stem: (lambda p=p: read_page(p.read_bytes(), kind="html")) for p in news},
-        "news2": {doc_id: (lambda p=p: read_page(p.read_bytes(), kind="html")) for doc_id, p in news2.items()},
+        "news2": {doc_id: (lambda p=p: read_page(p.read_bytes(), kind="html")) for doc_id, p in _news2_files(root).items()},
         "provincial": {p.stem: (lambda p=p: _provincial_blocks(p)) for p in provincial},
         "national": {doc_id: (lambda text=text: _paragraph_blocks(text)) for doc_id, text in _national_reports(base)},
     }

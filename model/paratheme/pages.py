@@ -10,7 +10,8 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 
 from lxml import etree, html
 
@@ -34,10 +35,55 @@ class PageError(ValueError):
     """A page that cannot be read; the message says why."""
 
 
+# Class and id words are cut to these (lower case, letters only): the words that say what a
+# part of the page is for (``article``, ``nav``, ``footer``, ``share``) are short.
+_ATTR_WORD = re.compile(r"[a-z]{2,20}")
+_LIST_TAGS = frozenset(("ul", "ol", "li", "dl", "dd", "dt", "menu", "select", "option"))
+_HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+_TABLE_TAGS = frozenset(("table", "tr", "td", "th", "tbody", "thead", "tfoot"))
+_CAPTION_TAGS = frozenset(("figure", "figcaption", "caption"))
+_FORM_TAGS = frozenset(("form", "fieldset", "input", "button", "textarea", "label"))
+_PATH_DEPTH = 6  # ancestors kept in a block's tag path
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Where a block of an HTML page sits, as plain facts (no model in here).
+
+    ``tag`` is the innermost block-level element holding the text; ``path`` the last few tags
+    down to it; ``attrs`` the class and id words of its ancestors (outermost first, one
+    ancestor per ``/``-separated part, ancestors without any left out). ``link_chars`` counts the
+    block's characters inside links. ``same_path`` and ``same_path_chars`` count the blocks of
+    the page (this one included) with the same ``path``, and their characters: lists of
+    headlines repeat one path many times. ``offset`` is the number of block characters before
+    this one on the page.
+    """
+
+    tag: str
+    path: str
+    attrs: str
+    depth: int
+    link_chars: int
+    in_list: bool
+    in_heading: bool
+    in_table: bool
+    in_caption: bool
+    in_form: bool
+    in_head: bool
+    same_path: int
+    same_path_chars: int
+    offset: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
 class Block:
     position: int
     text: str
+    # Only HTML pages have one; the label files and hashes depend on the text alone.
+    structure: Structure | None = field(default=None, compare=False, repr=False)
 
     @property
     def hash(self) -> str:
@@ -76,14 +122,14 @@ def read_page(page: bytes | str, kind: str = "auto", max_bytes: int = MAX_PAGE_B
     if kind == "auto":
         kind = "html" if looks_like_html(raw) else "text"
     if kind == "html":
-        texts = _html_blocks(raw)
+        blocks = _html_blocks(raw)
     elif kind == "text":
-        texts = text_lines(decode(raw))
+        blocks = [Block(i, t) for i, t in enumerate(text_lines(decode(raw)))]
     else:
         raise ValueError(f"kind must be 'auto', 'html' or 'text', not {kind!r}")
-    if not texts:
+    if not blocks:
         raise PageError("page has no text")
-    return [Block(i, t) for i, t in enumerate(texts)]
+    return blocks
 
 
 def looks_like_html(raw: bytes) -> bool:
@@ -117,7 +163,7 @@ def _charset_alias(name: str) -> str:
     return "gb18030" if name in ("gb2312", "gbk", "x-gbk", "gb_2312-80") else name
 
 
-def _html_blocks(raw: bytes) -> list[str]:
+def _html_blocks(raw: bytes) -> list[Block]:
     meta = _META_CHARSET.search(raw[:8192])
     text = decode(raw, meta.group(1).decode("ascii") if meta else None)
     try:
@@ -125,35 +171,82 @@ def _html_blocks(raw: bytes) -> list[str]:
     except (etree.ParserError, ValueError) as exc:
         raise PageError(f"HTML could not be parsed: {exc}") from exc
     etree.strip_elements(root, *DROPPED_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    blocks: list[str] = []
+    found: list[tuple[str, dict]] = []
     pending: list[str] = []
+    link_chars = 0
+    open_tags: list[str] = []  # the elements the walk is inside, outermost first
+    open_attrs: list[str] = []
+    links_open = 0
 
-    def flush() -> None:
+    def add(text: str) -> None:
+        nonlocal link_chars
+        pending.append(text)
+        if links_open:
+            link_chars += len(normalize(text))
+
+    def flush(head: bool = False) -> None:
+        nonlocal link_chars
         joined = normalize("".join(pending))
         if joined:
-            blocks.append(joined)
+            found.append((joined, _facts(open_tags, open_attrs, min(link_chars, len(joined)), head)))
         pending.clear()
+        link_chars = 0
 
     def walk(element) -> None:
-        tag = element.tag if isinstance(element.tag, str) else ""
-        is_block = tag.lower() in BLOCK_TAGS
-        if tag.lower() == "head":
+        nonlocal links_open
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        is_block = tag in BLOCK_TAGS
+        if tag == "head":
             # Of the head, only <title> is visible text (the browser tab).
             for title in element.iter("title"):
                 pending.append(title.text_content())
-                flush()
+                open_tags.append("title")
+                flush(head=True)
+                open_tags.pop()
             return
         if is_block:
             flush()
+        open_tags.append(tag)
+        open_attrs.append(" ".join(_ATTR_WORD.findall(f"{element.get('class', '')} {element.get('id', '')}".lower())))
+        links_open += tag == "a"
         if element.text:
-            pending.append(element.text)
+            add(element.text)
         for child in element:
             walk(child)
             if child.tail:
-                pending.append(child.tail)
+                add(child.tail)
         if is_block:
             flush()
+        links_open -= tag == "a"
+        open_tags.pop()
+        open_attrs.pop()
 
     walk(root)
     flush()
+    return _with_page_counts(found)
+
+
+def _facts(open_tags: list[str], open_attrs: list[str], link_chars: int, head: bool) -> dict:
+    block_tags = [t for t in open_tags if t in BLOCK_TAGS] or open_tags[-1:] or ["html"]
+    inside = set(open_tags)
+    return {
+        "tag": block_tags[-1], "path": "/".join(block_tags[-_PATH_DEPTH:]),
+        "attrs": "/".join(a for a in open_attrs if a), "depth": len(open_tags), "link_chars": link_chars,
+        "in_list": bool(inside & _LIST_TAGS), "in_heading": bool(inside & _HEADING_TAGS),
+        "in_table": bool(inside & _TABLE_TAGS), "in_caption": bool(inside & _CAPTION_TAGS),
+        "in_form": bool(inside & _FORM_TAGS), "in_head": head,
+    }
+
+
+def _with_page_counts(found: list[tuple[str, dict]]) -> list[Block]:
+    paths = Counter(facts["path"] for _, facts in found)
+    path_chars: Counter = Counter()
+    for text, facts in found:
+        path_chars[facts["path"]] += len(text)
+    blocks, offset = [], 0
+    for position, (text, facts) in enumerate(found):
+        structure = Structure(**facts, same_path=paths[facts["path"]], same_path_chars=path_chars[facts["path"]],
+                              offset=offset)
+        blocks.append(Block(position, text, structure))
+        offset += len(text)
     return blocks
