@@ -161,11 +161,17 @@ class Browser:
         return self.run("const m = performance.getEntriesByName('paratheme-first-paint'); return m[m.length - 1].duration;")
 
     def screenshot(self, name: str) -> Path:
+        """The whole page, from the top, as a PNG in artifacts/."""
+        import base64
+
+        self.run("window.scrollTo(0, 0)")
+        width, height = self.run("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
         ARTIFACTS.mkdir(exist_ok=True)
-        height = self.run("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1100, min(max(height + 100, 800), 4000))
         path = ARTIFACTS / name
-        self.driver.save_screenshot(str(path))
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
 
