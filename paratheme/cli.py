@@ -11,7 +11,7 @@ from pathlib import Path
 from .classifier import BACKENDS, BlockPrediction, Classifier, ModelError, default_model_path
 from .jsonl import RowError, read_rows
 from .pages import PageError
-from .viewer import ViewerError
+from .viewer import ViewerError, write_views
 
 PREVIEW_CHARS = 40
 
@@ -127,8 +127,6 @@ def classify(args: argparse.Namespace) -> int:
 
 
 def write_html_views(args: argparse.Namespace) -> int:
-    from .viewer import write_views
-
     summaries = write_views(args.page, args.html, lambda: Classifier.from_pretrained(args.model, backend=args.backend),
                             kind=args.kind)
     unread = [s for s in summaries if s.error]

@@ -311,3 +311,23 @@ def test_standalone_views_open_from_disk(browser, classifier, cli_blocks, tmp_pa
     assert [b["text"] for b in browser.run(READ_BLOCKS)] == hostile.read_text(encoding="utf-8").splitlines()
     requested = browser.network()
     assert requested and all(url.startswith("file://") or url.startswith("data:") for url in requested), requested
+
+
+def test_a_block_structure_record_is_shown_when_present(browser, tmp_path):
+    from paratheme.classifier import BlockPrediction
+    from paratheme.viewer import page_view
+
+    class WithStructure(BlockPrediction):  # what a block looks like once the page model attaches a record
+        def to_dict(self):
+            return {**super().to_dict(), "structure": {"tag": "p", "depth": 4, "path": ["body", "div.article", "p"]}}
+
+    blocks = [WithStructure(0, "江城新建公园三处。", "ecology", 0.9, {"ecology": 0.9}),
+              BlockPrediction(1, "返回顶部", "boilerplate", 0.95, {"boilerplate": 0.95})]
+    view = tmp_path / "structure.html"
+    view.write_text(page_view(blocks, "structure"), encoding="utf-8")
+    browser.driver.get(view.as_uri())
+    assert browser.wait_for_state("done") == "done"
+    records = browser.run("""return [...document.querySelectorAll('#blocks .block')].map((b) => {
+        const d = b.querySelector('details.structure');
+        return d && [...d.querySelectorAll('dt')].map((t) => [t.textContent, t.nextElementSibling.textContent]); });""")
+    assert records == [[["tag", "p"], ["depth", "4"], ["path", '["body","div.article","p"]']], None]

@@ -307,6 +307,5 @@
     });
   }
 
-  window.paratheme = { articleText: () => (shown ? articleText(shown.blocks) : ""), shown: () => shown };
   start();
 })();
