@@ -54,7 +54,7 @@
         el("span", { class: "position", text: `#${block.position}` }),
         el("span", { class: "badge", text: labelText(block.label) }),
         el("span", { class: "score", text: `score ${formatScore(block.score)}` })),
-      el("p", { class: "block-text", text: block.text }));
+      el("p", { class: "block-text", lang: "zh-CN", text: block.text }));
     // The page model may attach a structure record (the block's place in the page's markup).
     if (block.structure && typeof block.structure === "object") {
       item.append(el("details", { class: "structure" }, el("summary", { text: "structure" }), recordList(block.structure)));
@@ -81,7 +81,7 @@
     const preview = run[0].text.length > PREVIEW_CHARS ? `${run[0].text.slice(0, PREVIEW_CHARS)}…` : run[0].text;
     const toggle = el("button", { type: "button", class: "fold-toggle", "aria-expanded": "false", "aria-controls": id },
       el("span", { text: where }), el("span", { class: "badge", text: labelText(BOILERPLATE) }),
-      el("span", { text: count }), el("span", { class: "fold-preview", text: preview }));
+      el("span", { text: count }), el("span", { class: "fold-preview", lang: "zh-CN", text: preview }));
     const fold = el("li", { class: "fold", "data-label": BOILERPLATE },
       toggle, el("ol", { class: "fold-blocks", id, hidden: true }, ...run.map(blockItem)));
     toggle.addEventListener("click", () => setFoldOpen(fold, toggle.getAttribute("aria-expanded") !== "true"));
@@ -180,6 +180,10 @@
     return [`${advice} (HTTP ${status})`, said];
   }
 
+  // The page travels as Unicode text, which JSON sends as UTF-8. The server decodes a page's bytes
+  // by its <meta charset>, so a declaration left at gbk (a pasted or opened GBK page) would garble it.
+  const declareUtf8 = (text) => text.replace(/(<meta[^>]+charset\s*=\s*["']?\s*)([A-Za-z0-9_-]+)/i, "$1utf-8");
+
   async function classify(text, source) {
     clearError();
     if (!text.trim()) {
@@ -193,7 +197,7 @@
     if (token) headers.Authorization = `Bearer ${token}`;
     let response;
     try {
-      response = await fetch("classify/page", { method: "POST", headers, body: JSON.stringify({ inputs: text }) });
+      response = await fetch("classify/page", { method: "POST", headers, body: JSON.stringify({ inputs: declareUtf8(text) }) });
     } catch (error) {
       $("status").textContent = "";
       showError("The server could not be reached. Is paratheme serve still running?", String(error.message || error));
@@ -240,10 +244,6 @@
     return { text: new TextDecoder("gb18030").decode(bytes), encoding: "gb18030" };
   }
 
-  // The page now travels as Unicode text, which JSON sends as UTF-8. The server decodes a page's
-  // bytes by its <meta charset>, so a declaration left at gbk would garble every character.
-  const declareUtf8 = (text) => text.replace(/(<meta[^>]+charset\s*=\s*["']?\s*)([A-Za-z0-9_-]+)/i, "$1utf-8");
-
   async function openFile(file) {
     clearError();
     let decoded;
@@ -253,9 +253,8 @@
       showError(`Could not read ${file.name}.`, String(error.message || error));
       return;
     }
-    const text = /^utf-8$/i.test(decoded.encoding) ? decoded.text : declareUtf8(decoded.text);
-    $("page-text").value = text;
-    await classify(text, `${file.name} (${decoded.encoding})`);
+    $("page-text").value = decoded.text;
+    await classify(decoded.text, `${file.name} (${decoded.encoding})`);
   }
 
   async function copyArticle() {
