@@ -11,6 +11,7 @@ from pathlib import Path
 from .classifier import BACKENDS, BlockPrediction, Classifier, ModelError, default_model_path
 from .jsonl import RowError, read_rows
 from .pages import PageError
+from .viewer import ViewerError, write_views
 
 PREVIEW_CHARS = 40
 
@@ -24,11 +25,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
 
     classify = sub.add_parser("classify", help="label the blocks of one page (text or HTML)")
-    classify.add_argument("page", help="a page file, or - for standard input")
+    classify.add_argument("page", nargs="+", help="a page file, or - for standard input (with --html: also several pages or a folder)")
     classify.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
     shape = classify.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print every block as JSON")
     shape.add_argument("--content", action="store_true", help="print only the article (boilerplate dropped)")
+    shape.add_argument("--html", type=Path, metavar="OUT", help="write the page viewer: the file OUT for one page; for several "
+                       "pages or a folder, the folder OUT with one view per page and index.html")
     classify.add_argument("--structure", action="store_true",
                           help="with --json: add each block's structure record (tag path, link share, ...)")
     classify.add_argument("--kind", choices=("auto", "html", "text"), default="auto", help="how to read the page")
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items, max_chars=args.max_chars)
             # Loaded here so that a bad model folder is a one-line error, not a server that fails to start.
             serve(Classifier.from_pretrained(args.model), args.host, args.port, args.token, limits)
-    except (CLIError, ModelError, PageError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (CLIError, ModelError, PageError, ViewerError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"paratheme: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -102,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def classify(args: argparse.Namespace) -> int:
-    page = sys.stdin.buffer.read() if args.page == "-" else _read_file(Path(args.page))
+    if args.html:
+        return write_html_views(args)
+    if len(args.page) > 1:
+        raise CLIError("several pages need --html (one view per page and an index)")
+    page = sys.stdin.buffer.read() if args.page[0] == "-" else _read_file(Path(args.page[0]))
     from .pages import read_page
 
     blocks = read_page(page, kind=args.kind)  # read before loading the model: a bad page fails fast
@@ -118,6 +125,18 @@ def classify(args: argparse.Namespace) -> int:
     else:
         print(format_table(predictions))
         print(f"({len(predictions)} blocks; model {classifier.name}, {classifier.backend_name} backend)", file=sys.stderr)
+    return 0
+
+
+def write_html_views(args: argparse.Namespace) -> int:
+    summaries = write_views(args.page, args.html, lambda: Classifier.from_pretrained(args.model, backend=args.backend),
+                            kind=args.kind)
+    unread = [s for s in summaries if s.error]
+    if args.html.is_file():
+        print(f"wrote {args.html}", file=sys.stderr)
+    else:
+        print(f"wrote {len(summaries) - len(unread)} page views and index.html to {args.html}"
+              + (f"; {len(unread)} pages could not be read (listed in the index)" if unread else ""), file=sys.stderr)
     return 0
 
 

@@ -20,20 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paratheme.classifier import Classifier
 from paratheme.pages import PageError, read_page
+from paratheme.viewer import server_page
 
 from .batcher import MicroBatcher
 from .handler import (MAX_CHARS, MAX_ITEMS, InputError, TextRequest, check_page, format_page, format_pipeline,
                       page_mode, parameters_of, parse_texts, parse_top_k)
 
 logger = logging.getLogger("paratheme.serve")
-OPEN_PATHS = ("/health",)
+OPEN_PATHS = ("/health", "/")  # the viewer page holds no data; its requests carry the token
 TOKEN_ENV = "PARATHEME_TOKEN"
 
 
@@ -194,6 +195,10 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
         rows = [[{"score": float(p), "label": label} for label, p in sorted(zip(labels, row), key=lambda x: -x[1])]
                 for row in probs]
         return rows[0] if single else rows
+
+    @app.get("/", include_in_schema=False)
+    async def viewer():
+        return HTMLResponse(server_page())
 
     @app.get("/health", summary="200 once the model is loaded")
     async def health():

@@ -167,13 +167,17 @@ def test_project_data_meets_the_coverage_and_split_rules(corpora):
 def test_our_own_text_never_quotes_the_corpora(corpora):
     """Written paragraphs, examples and test fixtures are ours: none may repeat a run of corpus
     text (12 Chinese characters in a row, figures and punctuation skipped; the corpora are not ours
-    to redistribute)."""
-    from training.overlap import find_quotes, load_corpus_spans
+    to redistribute), nor copy a line of the HTML pages' chrome (a footer, copyright line or
+    licence number: written chrome is invented, so that it cannot coincide with a page someone
+    evaluates on)."""
+    from training.overlap import find_copies, load_corpus
 
+    corpus = load_corpus(str(corpora))
+    assert len(corpus.chrome.blocks) > 10000  # the pages were read: the chrome rule is not idle
     ours = [REPO / "data" / "written", REPO / "examples", REPO / "tests", REPO / "reports", REPO / "README.md",
-            REPO / "model_card.md", REPO / "data" / "README.md"]
-    hits = find_quotes(ours, load_corpus_spans(str(corpora)))
-    assert not hits, "\n".join(f"{path}:{line}: {run}" for path, line, run in hits[:20])
+            REPO / "model_card.md", REPO / "data" / "README.md", REPO / "model" / "README.md"]
+    hits = find_copies(ours, corpus)
+    assert not hits, "\n".join(f"{hit.path}:{hit.line}: {hit.rule}: {hit.text}" for hit in hits[:20])
 
 
 def test_overlap_finds_the_longest_shared_run_and_ignores_short_or_non_chinese_ones():
@@ -190,3 +194,48 @@ def test_overlap_sees_through_changed_figures_and_punctuation():
 
     spans = corpus_spans(["霁川湿地观测站今年记录到鸟类120种，其中珍稀候鸟9种。"])
     assert quoted("据悉霁川湿地观测站今年记录到鸟类135种;其中珍稀候鸟11种", spans) == "霁川湿地观测站今年记录到鸟类135种;其中珍稀候鸟11种"
+
+
+def test_chrome_rule_catches_a_copied_footer_through_year_case_and_spacing_changes():
+    from training.overlap import chrome_index, copied_chrome
+
+    chrome = chrome_index(["Copyright © 2003-2019 Lanxi Daily Press. All Rights Reserved",
+                           "读者热线：0999-8675309　邮箱：tips@lanxi-daily.example",
+                           "分享到", "返回顶部"])
+    copied = copied_chrome("Copyright©2003 - 2026 LANXI DAILY PRESS. All rights reserved", chrome)
+    assert copied == "copyright©2003-2026lanxidailypress.allrightsreserved"  # the whole line, folded
+    # A copied hotline inside a longer line: its longest shared run, 20 characters or more.
+    assert copied_chrome("欢迎爆料 读者热线:0999-8675309 邮箱:tips@lanxi-daily.example 全天值守", chrome) == \
+        "读者热线:0999-8675309邮箱:tips@lanxi-daily.example"
+    assert copied_chrome("分享到", chrome) is None  # one-phrase chrome is every site's
+    assert copied_chrome("【返回顶部】", chrome) is None
+
+
+def test_chrome_rule_leaves_stock_formulas_other_numbers_and_code_alone():
+    from training.overlap import chrome_index, copied_chrome
+
+    chrome = chrome_index(["Copyright © 2010 Northwind Trading Corporation, All Rights Reserved",
+                           "蓝溪县互联网信息服务备案：蓝ICP备12345678号",
+                           "if response.status_code == 200: print(response.json())"])
+    # The copyright formula is on every site: only a company of our own around it.
+    assert copied_chrome("Copyright © 2026 蓝溪传媒 Corporation, All Rights Reserved", chrome) is None
+    # The same form of licence line with a number of our own is not a copy (only years are masked).
+    assert copied_chrome("蓝溪县互联网信息服务备案：蓝ICP备87654321号", chrome) is None
+    # Pieces without Chinese get the whole-piece test only: code repeats code by chance.
+    assert copied_chrome("assert response.status_code == 200", chrome) is None
+
+
+def test_overlap_reports_each_rule_by_line_and_splits_lines_into_fields(tmp_path):
+    from training.overlap import Corpus, chrome_index, corpus_spans, find_copies
+
+    page = ["Copyright © 1999-2020 Qinglan Net. All Rights Reserved", "霁川湿地观测站今年记录到鸟类一百二十种，其中珍稀候鸟九种"]
+    corpus = Corpus(corpus_spans(page), chrome_index(page))
+    written = tmp_path / "written.tsv"
+    written.write_text("id\tlabel\ttext\n"
+                       "w-1\tboilerplate\tCopyright © 1999-2026 Qinglan Net. All Rights Reserved\n"
+                       "w-2\tecology\t霁川湿地观测站今年记录到鸟类一百三十种\n"
+                       "w-3\tboilerplate\tCopyright © 2026 霁川传媒 版权所有\n", encoding="utf-8")
+    hits = find_copies([written], corpus)
+    assert [(hit.line, hit.rule) for hit in hits] == [(2, "chrome"), (3, "quote")]
+    assert hits[0].text == "copyright©1999-2026qinglannet.allrightsreserved"
+
