@@ -56,7 +56,9 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def load_eval_examples(args) -> list[Example]:
+def load_eval_examples(args, blocks_by_page: dict | None = None) -> list[Example]:
+    """The examples to evaluate; with ``--pages``, ``blocks_by_page`` (if given) receives each page's
+    blocks, structure records included, by page name."""
     if args.data:
         examples = []
         try:
@@ -80,6 +82,8 @@ def load_eval_examples(args) -> list[Example]:
             blocks = read_page(page.read_bytes())
             labels = read_label_file(labels_path)
             check_against(labels_path, labels, blocks)
+            if blocks_by_page is not None:
+                blocks_by_page[page.stem] = blocks
             examples += [Example(blocks[l.position].text, l.label, "pages", page.stem, l.position, l.how) for l in labels]
         return examples
     return load_examples(REPO / "data", args.corpora)[args.split]
@@ -234,7 +238,8 @@ def withheld(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    examples = load_eval_examples(args)
+    blocks_by_page: dict = {}
+    examples = load_eval_examples(args, blocks_by_page)
     if not examples:
         raise SystemExit("no examples to evaluate")
     split = args.split if not (args.data or args.pages) else (args.data or args.pages).stem
@@ -243,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     classifier = Classifier.from_pretrained(args.model, backend=args.backend, device=args.device)
-    probs, speed = predict_by_document(classifier, examples, args.corpora)
+    blocks_of = (lambda doc, _: [blocks_by_page[doc[0].doc_id][e.position] for e in doc]) if args.pages else None
+    probs, speed = predict_by_document(classifier, examples, args.corpora, blocks_of)
     systems = {"model": system_metrics(examples, probs, args.bootstrap)}
     if not args.no_baselines:
         train = load_examples(REPO / "data", args.corpora)["train"]
