@@ -7,14 +7,13 @@ tag path, class/id words, link share, list/table/heading flags, how many blocks 
 plus text facts (length, punctuation) and the same quantities averaged over windows of
 neighbours. From these:
 
-1. Boilerplate: gradient-boosted trees (LightGBM) give the probability that the block is chrome.
+1. Boilerplate: on HTML pages, gradient-boosted trees (LightGBM) give the probability that the
+   block is chrome. Text pages (one block per line) have no structure record: their boilerplate
+   probability stays the base model's.
 2. Themes: the distribution over the content labels mixes the block's own log probabilities with
    its two neighbours' content distributions (each neighbour weighted by how much it is content):
    ``z = own * log p(block) + neighbours * log p(neighbours)``. Two shared weights, no per-label
    ones, so rare labels are never re-learned here.
-
-Text pages (one block per line) have no structure record: their structure features are missing
-(LightGBM's own handling of missing values) and the rest apply as for HTML.
 
 The trees are stored in LightGBM's text format and the rest as JSON (no pickle):
 ``page_model.txt`` and ``page_model.json`` in the model folder.
@@ -169,6 +168,11 @@ def feature_names(labels: Sequence[str]) -> list[str]:
     return names + ["content_prev", "content_next"]
 
 
+def is_html(blocks: Sequence[Block]) -> bool:
+    """Whether the page was read as HTML (its blocks carry structure records)."""
+    return bool(blocks) and blocks[0].structure is not None
+
+
 def theme_features(probs: np.ndarray, boilerplate_index: int) -> tuple[np.ndarray, np.ndarray]:
     """Log content distributions of each block and of its two neighbours pooled, for one page in
     order; both of shape ``(n, labels - 1)``, columns the content labels in model order."""
@@ -220,6 +224,14 @@ class PageModel:
         meta = {"feature_names": self.feature_names, "theme_weights": list(self.theme_weights), "info": self.info}
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
+    def features(self, blocks: Sequence[Block], probs: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+        """The columns of ``page_features`` that the trees use, in their order."""
+        features, names = page_features(blocks, probs, labels)
+        missing = set(self.feature_names) - set(names)
+        if missing:
+            raise ValueError(f"the page model uses features this code does not compute ({sorted(missing)[:3]}); refit it")
+        return features[:, [names.index(name) for name in self.feature_names]]
+
     def boilerplate_probability(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(features, num_threads=1), dtype=float)
 
@@ -227,12 +239,7 @@ class PageModel:
         """The page's probabilities (columns in ``labels`` order) revised from the whole page; rows sum to 1."""
         if not len(probs):
             return probs
-        features, names = page_features(blocks, probs, labels)
-        missing = set(self.feature_names) - set(names)
-        if missing:
-            raise ValueError(f"the page model uses features this code does not compute ({sorted(missing)[:3]}); refit it")
-        features = features[:, [names.index(name) for name in self.feature_names]]
         b = list(labels).index("boilerplate")
-        p_bp = self.boilerplate_probability(features)
+        p_bp = self.boilerplate_probability(self.features(blocks, probs, labels)) if is_html(blocks) else probs[:, b]
         content = theme_distribution(*theme_features(probs, b), self.theme_weights)
         return np.insert(content * (1 - p_bp)[:, None], b, p_bp, axis=1).astype(probs.dtype)

@@ -3,9 +3,10 @@
     python -m training.train_page_model --model model
 
 The base model is fixed; only the page stage is fitted (``paratheme/page_model.py``): LightGBM
-trees for boilerplate over the base model's scores and each block's structure, and the two theme
-weights. It is fitted on whole labeled pages and reports of the train and dev splits (test is
-never read). The base model has seen the train split's documents, so its scores there are more
+trees for boilerplate over each HTML block's structure (and, if cross-validation prefers them,
+the base model's scores), and the two theme weights. The trees are fitted on the labeled HTML
+pages of the train and dev splits, the theme weights on all their pages and reports (test is never
+read); text pages keep the base model's boilerplate probability. The base model has seen the train split's documents, so its scores there are more
 confident than on new pages; cross-validation therefore holds out only documents the base model
 has not seen (dev, and the ``news2`` pages it was not trained on), in folds grouped by document,
 and fits every fold on everything else. The ablation (text only, structure only, both) is printed
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from paratheme.page_model import is_html
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -154,12 +157,13 @@ def cross_validate(pages, matrices, names, labels, held_out: list[int], group: s
     for k in range(folds):
         test = [i for j, i in enumerate(held_out) if j % folds == k]
         train = [i for i in range(len(pages)) if i not in set(test)]
-        booster = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in train]),
-                                  np.concatenate([pages[i].gold == b for i in train]), [names[c] for c in columns],
-                                  page_weights([pages[i] for i in train]))
+        html = [i for i in train if is_html(pages[i].blocks)]
+        booster = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in html]),
+                                  np.concatenate([pages[i].gold == b for i in html]), [names[c] for c in columns],
+                                  page_weights([pages[i] for i in html]))
         weights = fit_theme_weights([pages[i] for i in train], b)
         for i in test:
-            p_bp = booster.predict(matrices[i][:, columns])
+            p_bp = booster.predict(matrices[i][:, columns]) if is_html(pages[i].blocks) else pages[i].probs[:, b]
             page_predicted = combine(pages[i].probs, p_bp, weights, b).argmax(axis=1)
             predicted.append(page_predicted)
             gold.append(pages[i].gold)
@@ -230,8 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     # The feature group with the best cross-validated macro-F1 is the one shipped.
     chosen = max((TEXT_ONLY, STRUCTURE_ONLY, BOTH), key=lambda group: cv[group]["macro_f1"])
     columns = feature_columns(names, labels, chosen)
-    booster = fit_boilerplate(np.concatenate([m[:, columns] for m in matrices]), np.concatenate([p.gold == b for p in pages]),
-                              [names[c] for c in columns], page_weights(pages), args.seed)
+    html = [i for i, p in enumerate(pages) if is_html(p.blocks)]
+    booster = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in html]),
+                              np.concatenate([pages[i].gold == b for i in html]), [names[c] for c in columns],
+                              page_weights([pages[i] for i in html]), args.seed)
     info = {"features": chosen,"documents": len(pages), "blocks": int(sum(len(p.gold) for p in pages)),
             "splits": sorted({p.split for p in pages}), "held_out_documents": len(held_out),
             "lightgbm": {**PARAMS, "rounds": ROUNDS, "seed": args.seed}, "cv_5_fold_by_document": cv}
