@@ -8,7 +8,10 @@ Inference Endpoints loads ``handler.py`` from the model repository and calls
 - ``"parameters": {"top_k": k}`` → the k best per text (``null``: all labels); a list of lists
   for a batch, as the pipeline does;
 - ``{"inputs": PAGE, "parameters": {"mode": "page"}}`` → ``{"blocks": [...]}`` for a text or
-  HTML page, blocks in page order.
+  HTML page, blocks in page order (at most ``MAX_PAGE_CHARS`` characters and ``MAX_PAGE_BLOCKS``
+  blocks).
+
+Bad input raises ``InputError`` with the HTTP status a server should answer (4xx).
 
 The export step copies this file, and the ``paratheme`` runtime modules it imports, into
 ``model/``, so the folder deploys as is.
