@@ -37,6 +37,7 @@ _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*>")
 # first ">" and read the rest as text.
 _DOCTYPE_SUBSET = re.compile(r"<!doctype[^>\[]*\[[^\]]*\]\s*>", re.I)
 _SPACE = re.compile(r"\s+")
+_PYTHON_ONLY_CODECS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "punycode", "idna", "utf-7"})
 # libxml2 stops reading at this depth even with huge_tree (256 without it).
 MAX_DEPTH = 2048
 
@@ -147,7 +148,7 @@ def decode(raw: bytes, declared: str | None = None) -> str:
         if raw.startswith(bom):
             return raw[len(bom):].decode(encoding, errors="replace")
     encoding = _usable_charset(declared) if declared else None
-    if encoding and encoding != "utf-8":
+    if encoding:
         try:
             text = raw.decode(encoding)
         except UnicodeError:
@@ -156,7 +157,7 @@ def decode(raw: bytes, declared: str | None = None) -> str:
         else:
             # UTF-8 text with Chinese in it often decodes as gb18030 too, as mojibake; GBK text is
             # almost never valid UTF-8 by chance. So valid multibyte UTF-8 wins over the declaration.
-            if raw.isascii() or not _is_utf8(raw):
+            if encoding == "utf-8" or raw.isascii() or not _is_utf8(raw):
                 return text
             logger.warning("page declares charset %s but its bytes are utf-8; reading it as utf-8", declared)
     for encoding in ("utf-8", "gb18030"):
@@ -180,15 +181,15 @@ def _charset_alias(name: str) -> str:
 
 def _usable_charset(declared: str) -> str | None:
     """The Python codec for a declared charset, or None (with a warning) if there is none that fits.
-    A charset declared in ASCII markup must read ASCII as ASCII (so not utf-16, nor the "undefined"
-    codec); browsers ignore the others too."""
-    encoding = _charset_alias(declared)
+    A charset declared in ASCII markup must read ASCII as ASCII (so not utf-16), and be a web
+    charset rather than one of Python's own codecs ("undefined", "unicode_escape", ...)."""
     try:
-        usable = codecs.lookup(encoding) and b"<meta charset>".decode(encoding) == "<meta charset>"
+        encoding = codecs.lookup(_charset_alias(declared)).name
+        usable = encoding not in _PYTHON_ONLY_CODECS and b"<meta charset>".decode(encoding) == "<meta charset>"
     except (LookupError, UnicodeError):
         usable = False
     if usable:
-        return codecs.lookup(encoding).name
+        return encoding
     logger.warning("page declares an unknown or unusable charset %r; ignoring it", declared)
     return None
 
