@@ -5,7 +5,12 @@
 On the gold test split (or its first N blocks) and on the seed page, prints blocks/s, ms per
 page, each variant's label agreement with the pipeline at batch 1, and its macro-F1. Also
 times ``paratheme predict`` as a whole process (model loading included) on the same rows.
-Needs ONNX files in ``<model>/onnx/`` (``paratheme export-onnx``); variants without them are skipped.
+The fp32 ONNX variant needs ``paratheme export-onnx --fp32``; variants without their file are skipped.
+
+    python -m bench.speed --predict-only
+
+times only ``paratheme predict`` (whole process, default backend and PyTorch) against the
+pipeline at batch 32 on the same rows.
 """
 
 from __future__ import annotations
@@ -66,12 +71,44 @@ def page_stage_cost(clf, pages: list[bytes]) -> dict:
             "page_stage_share_median": float(np.median(np.array(stage_ms) / (np.array(read_ms) + np.array(model_ms))))}
 
 
+def predict_seconds(model: Path, texts: list[str], backend: str = "auto") -> float:
+    """Wall time of ``paratheme predict`` as a whole process (start-up and model loading included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path = Path(tmp) / "rows.jsonl"
+        rows_path.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                                     for i, t in enumerate(texts)), encoding="utf-8")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "paratheme.cli", "predict", "--input", str(rows_path), "--output",
+                        str(Path(tmp) / "out.jsonl"), "--model", str(model), "--backend", backend], check=True, cwd=REPO,
+                       stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def predict_only(model: Path, texts: list[str]) -> int:
+    from transformers import pipeline
+
+    pipe = pipeline("text-classification", model=str(model))
+    pipeline_seconds, _ = timed(lambda: pipe(texts, batch_size=32, truncation=True, max_length=512))
+    del pipe
+    print(f"{len(texts)} blocks of the gold test split; {platform.machine()}, {os.cpu_count()} CPU cores")
+    print("| variant | seconds | blocks/s | against the pipeline at batch 32 |")
+    print("|---|---|---|---|")
+    print(f"| `pipeline` batch 32 (model loaded beforehand) | {pipeline_seconds:.1f} | {len(texts) / pipeline_seconds:.1f} | 1.0x |")
+    for backend in ("auto", "pytorch"):
+        seconds = predict_seconds(model, texts, backend)
+        name = "default backend (onnx-int8)" if backend == "auto" else f"--backend {backend}"
+        print(f"| `paratheme predict`, {name}, whole process | {seconds:.1f} | {len(texts) / seconds:.1f} | "
+              f"{pipeline_seconds / seconds:.1f}x |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=REPO / "model")
     parser.add_argument("--limit", type=int, help="use only the first N test blocks")
     parser.add_argument("--corpora", help="corpora folder (default ../shared/corpora)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--predict-only", action="store_true", help="only paratheme predict against the pipeline at batch 32")
     args = parser.parse_args(argv)
 
     from sklearn.metrics import f1_score
@@ -84,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     test = load_examples(REPO / "data", args.corpora)["test"][: args.limit]
     texts, gold = [e.text for e in test], [e.label for e in test]
+    if args.predict_only:
+        return predict_only(args.model, texts)
     seed = [b.text for b in load_document("seed", "taiyuan-163", args.corpora).blocks]
     seed_page = "\n".join(seed).encode("utf-8")
     from paratheme.corpus import html_file
@@ -126,16 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         row["macro_f1"] = float(f1_score(gold, row["labels"], labels=list(LABELS), average="macro", zero_division=0))
         del row["labels"]
 
-    # paratheme predict as a whole process (start-up and model loading included).
-    with tempfile.TemporaryDirectory() as tmp:
-        rows_path = Path(tmp) / "rows.jsonl"
-        rows_path.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
-                                     for i, t in enumerate(texts)), encoding="utf-8")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "paratheme.cli", "predict", "--input", str(rows_path), "--output",
-                        str(Path(tmp) / "out.jsonl"), "--model", str(args.model)], check=True, cwd=REPO,
-                       stderr=subprocess.DEVNULL)
-        predict_seconds = time.perf_counter() - start
+    whole = len(texts) / predict_seconds(args.model, texts)
     pipeline_32 = next(r for r in rows if r["variant"] == "pipeline batch 32")
 
     import torch
@@ -150,7 +180,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['agreement_with_pipeline_batch_1']:.4f} | {row['macro_f1']:.4f} |")
     if int8_vs_fp32 is not None:
         print(f"ONNX int8 gives the fp32 label for {int8_vs_fp32:.4f} of the blocks")
-    whole = len(texts) / predict_seconds
     print(f"`paratheme predict`, whole process: {whole:.1f} blocks/s "
           f"({whole / pipeline_32['blocks_per_second']:.1f}x the pipeline at batch 32, whose time excludes loading)")
     if stage:

@@ -25,6 +25,7 @@ COMPARISON = REPO / "reports" / "base-comparison" / "summary.json"
 WRITTEN_V2 = REPO / "reports" / "retrain-written-v2" / "summary.json"
 COMPARISON_CONTEXT = REPO / "reports" / "base-comparison-context" / "summary.json"
 FRESH_CLONE = REPO / "reports" / "retrain-fresh-clone" / "summary.json"
+ONNX_INT8 = REPO / "reports" / "onnx-int8" / "summary.json"  # python -m eval.onnx_agreement
 LICENSES = {"m3e-small": "other", "multilingual-e5-small": "mit"}
 BASE_MODEL_IDS = {"m3e-small": "moka-ai/m3e-small", "multilingual-e5-small": "intfloat/multilingual-e5-small"}
 
@@ -102,6 +103,18 @@ def front_matter(result: dict) -> str:
     ])
 
 
+def onnx_block(summary: dict) -> str:
+    f1 = summary["macro_f1"]
+    return "\n".join([
+        f"- file: `{summary['file']}`, {summary['bytes'] / 1e6:.1f} MB, SHA-256 `{summary['sha256']}`",
+        f"- same label as the ONNX fp32 export on {summary['int8_agreement_with_fp32']:.2%} of the "
+        f"{summary['test_blocks']:,} test blocks, as PyTorch on {summary['int8_agreement_with_pytorch']:.2%} "
+        f"(fp32 and PyTorch: {summary['fp32_agreement_with_pytorch']:.2%})",
+        f"- test macro-F1 of the base model (no page context): int8 {f1['onnx-int8']:.4f}, "
+        f"fp32 {f1['onnx-fp32']:.4f}, PyTorch {f1['pytorch']:.4f}",
+    ])
+
+
 def comparison_blocks(summary: dict) -> dict[str, str]:
     from .compare import class_weighting_table, table
 
@@ -119,6 +132,7 @@ def render(metrics_path: Path = METRICS, card_path: Path = CARD, comparison_path
     for name, path in (("written-v2", WRITTEN_V2), ("base-comparison-context", COMPARISON_CONTEXT),
                        ("fresh-clone", FRESH_CLONE)):
         blocks[name] = table(json.loads(path.read_text(encoding="utf-8")))
+    blocks["onnx-int8"] = onnx_block(json.loads(ONNX_INT8.read_text(encoding="utf-8")))
     for name, content in blocks.items():
         card = replace_generated(card, name, content)
     return card, front_matter(result) + card

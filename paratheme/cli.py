@@ -45,8 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     predict.add_argument("--chunk-rows", type=int, default=2048, help="rows read and labeled at a time (bounds memory)")
     predict.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: fastest present)")
 
-    onnx = sub.add_parser("export-onnx", help="write ONNX fp32 and int8 models into <model>/onnx/ (faster on CPU)")
+    onnx = sub.add_parser("export-onnx", help="write the int8 ONNX model <model>/onnx/model_quantized.onnx (fast on CPU)")
     onnx.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
+    onnx.add_argument("--fp32", action="store_true", help="also keep the fp32 export, onnx/model.onnx")
 
     train = sub.add_parser("train", help="fine-tune a model from a config (same as python -m training.train)")
     train.add_argument("--config", required=True, type=Path)
@@ -77,14 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             return train_main(["--config", str(args.config)])
         if args.command == "export-onnx":
             try:
-                import onnxruntime  # noqa: F401
+                import onnx  # noqa: F401
+                import onnxscript  # noqa: F401
             except ImportError as exc:
-                raise CLIError("onnxruntime is not installed. To fix: pip install -e '.[onnx]'") from exc
+                raise CLIError(f"{exc.name} is not installed. To fix: pip install -e '.[onnx]'") from exc
             from training.export import export_onnx
 
             folder = args.model or default_model_path()
             Classifier.from_pretrained(folder, backend="pytorch")  # a clear error for a bad folder
-            for name, path in export_onnx(folder).items():
+            for name, path in export_onnx(folder, keep_fp32=args.fp32).items():
                 print(f"{name}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
             return 0
         if args.command == "serve":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -25,14 +26,27 @@ BLOCK_TAGS = frozenset(
     p pre section select summary table tbody td tfoot th thead title tr ul""".split()
 )
 DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "object")
+# A page whose first tag (after comments, an XML declaration and a doctype) is one of these is
+# HTML: a whole document, or a fragment such as "<h1>…" or "<table>…".
+HTML_START_TAGS = BLOCK_TAGS | frozenset(DROPPED_TAGS) | frozenset(
+    """html head meta link base style a abbr b em font i img input label small span strong sub sup u""".split())
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|div|p)\b", re.I | re.S)
+_FIRST_TAG = re.compile(r"<(!doctype\s+html|[a-z][a-z0-9]*)(?=[\s/>])", re.I)
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*>")
+# An internal subset ("<!DOCTYPE html [ … ]>"): the HTML parser would end the doctype at its
+# first ">" and read the rest as text.
+_DOCTYPE_SUBSET = re.compile(r"<!doctype[^>\[]*\[[^\]]*\]\s*>", re.I)
 _SPACE = re.compile(r"\s+")
+_PYTHON_ONLY_CODECS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "punycode", "idna", "utf-7"})
+# libxml2 stops reading at this depth even with huge_tree (256 without it).
+MAX_DEPTH = 2048
+
+logger = logging.getLogger(__name__)
 
 
 class PageError(ValueError):
-    """A page that cannot be read; the message says why."""
+    """A page (or a text) that cannot be read; the message says why."""
 
 
 # Class and id words are cut to these (lower case, letters only): the words that say what a
@@ -104,50 +118,98 @@ def read_page(page: bytes | str, kind: str = "auto", max_bytes: int = MAX_PAGE_B
     """Read a page into blocks in page order.
 
     Args:
-        page: the page as bytes (encoding detected) or str.
-        kind: ``"html"``, ``"text"`` or ``"auto"`` (HTML when it starts like an HTML document).
-        max_bytes: larger pages are refused rather than read into memory whole.
+        page: the page as bytes (encoding detected) or str (already decoded: its ``<meta charset>``
+            is ignored).
+        kind: ``"html"``, ``"text"`` or ``"auto"`` (HTML when it starts with an HTML tag).
+        max_bytes: larger pages (in UTF-8, for a str) are refused rather than read into memory whole.
 
     Returns:
         The page's non-empty blocks, positions numbered from 0.
 
     Raises:
-        PageError: empty, too large, undecodable, or with no text at all.
+        PageError: empty, too large, undecodable, not valid Unicode, nested too deep for the
+            HTML parser, or with no text at all.
     """
-    raw = page.encode("utf-8") if isinstance(page, str) else page
-    if len(raw) > max_bytes:
-        raise PageError(f"page is {len(raw):,} bytes; the limit is {max_bytes:,}")
-    if not raw.strip():
+    if kind not in ("auto", "html", "text"):
+        raise ValueError(f"kind must be 'auto', 'html' or 'text', not {kind!r}")
+    size = len(check_text(page).encode("utf-8")) if isinstance(page, str) else len(page)
+    if size > max_bytes:
+        raise PageError(f"page is {size:,} bytes; the limit is {max_bytes:,}")
+    if not page.strip():
         raise PageError("page is empty")
     if kind == "auto":
-        kind = "html" if looks_like_html(raw) else "text"
+        kind = "html" if looks_like_html(page) else "text"
     if kind == "html":
-        blocks = _html_blocks(raw)
-    elif kind == "text":
-        blocks = [Block(i, t) for i, t in enumerate(text_lines(decode(raw)))]
+        blocks = _html_blocks(page)
     else:
-        raise ValueError(f"kind must be 'auto', 'html' or 'text', not {kind!r}")
+        blocks = [Block(i, t) for i, t in enumerate(text_lines(page if isinstance(page, str) else decode(page)))]
     if not blocks:
         raise PageError("page has no text")
     return blocks
 
 
-def looks_like_html(raw: bytes) -> bool:
-    head = raw[:4096].lstrip(codecs.BOM_UTF8)
-    return bool(_HTML_START.match(head))
+def check_text(text: str, name: str = "page") -> str:
+    """``text`` itself if it is valid Unicode; a lone surrogate (``"\\ud800"`` from JSON, say)
+    raises PageError, as no tokenizer or encoder can take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PageError(f"{name} holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start:,}: "
+                        "not valid Unicode text") from None
+    return text
+
+
+def looks_like_html(page: bytes | str) -> bool:
+    """Whether the page's first tag, after comments, an XML declaration and a doctype, is an HTML one."""
+    # latin-1 keeps every byte at its place, and the markup sought is ASCII.
+    head = page[:4096] if isinstance(page, str) else page[:4096].decode("latin-1")
+    head = head.lstrip("\ufeff\xef\xbb\xbf")
+    # A plain loop rather than one regex: "(<!--.*?-->\s*)*" backtracks exponentially on "<!---->" * 30.
+    at = 0
+    while True:
+        while at < len(head) and head[at].isspace():
+            at += 1
+        for opening, closing in (("<!--", "-->"), ("<?", ">")):
+            if head.startswith(opening, at):
+                end = head.find(closing, at + len(opening))
+                if end < 0:
+                    return False
+                at = end + len(closing)
+                break
+        else:
+            tag = _FIRST_TAG.match(head, at)
+            if not tag:
+                return False
+            name = tag.group(1).lower()
+            if name.startswith("!doctype"):
+                return True
+            return name in HTML_START_TAGS
 
 
 def decode(raw: bytes, declared: str | None = None) -> str:
-    """Decode page bytes: BOM first, then a declared charset, then utf-8, then gb18030."""
+    """Decode page bytes: BOM first, then a declared charset if the bytes decode under it, then
+    utf-8, then gb18030. A declared charset that is unknown, not ASCII-compatible or contradicted
+    by the bytes is passed over with a warning."""
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if raw.startswith(bom):
             return raw[len(bom):].decode(encoding, errors="replace")
-    candidates = [_charset_alias(declared)] if declared else []
-    candidates += ["utf-8", "gb18030"]
-    for encoding in candidates:
+    encoding = _usable_charset(declared) if declared else None
+    if encoding:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeError:
+            logger.warning("page declares charset %s but its bytes do not decode as %s; reading it as utf-8 or gb18030",
+                           declared, encoding)
+        else:
+            # UTF-8 text with Chinese in it often decodes as gb18030 too, as mojibake; GBK text is
+            # almost never valid UTF-8 by chance. So valid multibyte UTF-8 wins over the declaration.
+            if encoding == "utf-8" or raw.isascii() or not _is_utf8(raw):
+                return text
+            logger.warning("page declares charset %s but its bytes are utf-8; reading it as utf-8", declared)
+    for encoding in ("utf-8", "gb18030"):
         try:
             return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeError:
             continue
     raise PageError("page is neither utf-8 nor gb18030 and declares no usable charset")
 
@@ -163,13 +225,51 @@ def _charset_alias(name: str) -> str:
     return "gb18030" if name in ("gb2312", "gbk", "x-gbk", "gb_2312-80") else name
 
 
-def _html_blocks(raw: bytes) -> list[Block]:
-    meta = _META_CHARSET.search(raw[:8192])
-    text = decode(raw, meta.group(1).decode("ascii") if meta else None)
+def _usable_charset(declared: str) -> str | None:
+    """The Python codec for a declared charset, or None (with a warning) if there is none that fits.
+    A charset declared in ASCII markup must read ASCII as ASCII (so not utf-16), and be a web
+    charset rather than one of Python's own codecs ("undefined", "unicode_escape", ...)."""
     try:
-        root = html.document_fromstring(text)
+        encoding = codecs.lookup(_charset_alias(declared)).name
+        usable = encoding not in _PYTHON_ONLY_CODECS and b"<meta charset>".decode(encoding) == "<meta charset>"
+    except (LookupError, UnicodeError):
+        usable = False
+    if usable:
+        return encoding
+    logger.warning("page declares an unknown or unusable charset %r; ignoring it", declared)
+    return None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse_html(text: str):
+    # A str with an encoding declaration is refused by lxml; the text is decoded already.
+    text = _DOCTYPE_SUBSET.sub("<!DOCTYPE html>", _XML_DECLARATION.sub("", text, count=1), count=1)
+    # huge_tree reads elements nested up to MAX_DEPTH deep (256 without it). The HTML parser never
+    # expands entities that a page defines, and the doctype's internal subset is dropped above.
+    parser = html.HTMLParser(huge_tree=True)
+    try:
+        root = html.document_fromstring(text, parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise PageError(f"HTML could not be parsed: {exc}") from exc
+    if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
+        raise PageError(f"HTML nests elements more than {MAX_DEPTH:,} deep; the parser cannot read past that depth")
+    return root
+
+
+def _html_blocks(page: bytes | str) -> list[Block]:
+    if isinstance(page, str):
+        text = page
+    else:
+        meta = _META_CHARSET.search(page[:8192])
+        text = decode(page, meta.group(1).decode("ascii") if meta else None)
+    root = _parse_html(text)
     etree.strip_elements(root, *DROPPED_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     found: list[tuple[str, dict]] = []
     pending: list[str] = []
@@ -192,36 +292,36 @@ def _html_blocks(raw: bytes) -> list[Block]:
         pending.clear()
         link_chars = 0
 
-    def walk(element) -> None:
-        nonlocal links_open
+    # A walk by events rather than recursion: pages nest up to MAX_DEPTH deep.
+    walker = etree.iterwalk(root, events=("start", "end"))
+    for event, element in walker:
         tag = element.tag.lower() if isinstance(element.tag, str) else ""
-        is_block = tag in BLOCK_TAGS
-        if tag == "head":
-            # Of the head, only <title> is visible text (the browser tab).
-            for title in element.iter("title"):
-                pending.append(title.text_content())
-                open_tags.append("title")
-                flush(head=True)
+        if event == "start":
+            if tag == "head":
+                # Of the head, only <title> is visible text (the browser tab).
+                for title in element.iter("title"):
+                    pending.append(title.text_content())
+                    open_tags.append("title")
+                    flush(head=True)
+                    open_tags.pop()
+                walker.skip_subtree()
+                continue
+            if tag in BLOCK_TAGS:
+                flush()
+            open_tags.append(tag)
+            open_attrs.append(" ".join(_ATTR_WORD.findall(f"{element.get('class', '')} {element.get('id', '')}".lower())))
+            links_open += tag == "a"
+            if element.text:
+                add(element.text)
+        else:
+            if tag != "head":
+                if tag in BLOCK_TAGS:
+                    flush()
+                links_open -= tag == "a"
                 open_tags.pop()
-            return
-        if is_block:
-            flush()
-        open_tags.append(tag)
-        open_attrs.append(" ".join(_ATTR_WORD.findall(f"{element.get('class', '')} {element.get('id', '')}".lower())))
-        links_open += tag == "a"
-        if element.text:
-            add(element.text)
-        for child in element:
-            walk(child)
-            if child.tail:
-                add(child.tail)
-        if is_block:
-            flush()
-        links_open -= tag == "a"
-        open_tags.pop()
-        open_attrs.pop()
-
-    walk(root)
+                open_attrs.pop()
+            if element.tail and element is not root:
+                add(element.tail)
     flush()
     return _with_page_counts(found)
 

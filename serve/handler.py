@@ -8,7 +8,10 @@ Inference Endpoints loads ``handler.py`` from the model repository and calls
 - ``"parameters": {"top_k": k}`` → the k best per text (``null``: all labels); a list of lists
   for a batch, as the pipeline does;
 - ``{"inputs": PAGE, "parameters": {"mode": "page"}}`` → ``{"blocks": [...]}`` for a text or
-  HTML page, blocks in page order.
+  HTML page, blocks in page order (at most ``MAX_PAGE_CHARS`` characters and ``MAX_PAGE_BLOCKS``
+  blocks).
+
+Bad input raises ``InputError`` with the HTTP status a server should answer (4xx).
 
 The export step copies this file, and the ``paratheme`` runtime modules it imports, into
 ``model/``, so the folder deploys as is.
@@ -26,10 +29,14 @@ except ImportError:  # deployed: the runtime modules were copied beside this fil
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from paratheme.classifier import BlockPrediction, Classifier  # noqa: E402
-from paratheme.pages import PageError  # noqa: E402
+from paratheme.pages import Block, PageError, check_text, read_page  # noqa: E402
 
 MAX_ITEMS = 256
 MAX_CHARS = 20_000
+# A page's work is bounded like a request's: the largest corpus page has about 3,100 blocks and
+# 0.9 MB; a 5,000-block page takes some 20 s on 2 cores.
+MAX_PAGE_BLOCKS = 5_000
+MAX_PAGE_CHARS = 2_000_000
 ALL = object()  # top_k given as null: every label
 
 
@@ -64,6 +71,10 @@ def parse_texts(inputs: Any, max_items: int = MAX_ITEMS, max_chars: int = MAX_CH
             raise InputError(f"text {i} is empty", "empty_input")
         if len(text) > max_chars:
             raise InputError(f"text {i} has {len(text):,} characters; the limit is {max_chars:,}", "text_too_long")
+        try:
+            check_text(text, f"text {i}")
+        except PageError as exc:
+            raise InputError(str(exc), "invalid_text") from None
     return texts, single
 
 
@@ -115,18 +126,33 @@ def page_mode(parameters: dict) -> bool:
     return mode == "page"
 
 
-def check_page(page: Any) -> str:
+def check_page(page: Any, max_chars: int = MAX_PAGE_CHARS) -> str:
     if not isinstance(page, str):
         raise InputError('in page mode "inputs" must be the page as a string', "invalid_type")
+    if len(page) > max_chars:
+        raise InputError(f"page has {len(page):,} characters; the limit is {max_chars:,}", "page_too_long")
     return page
+
+
+def read_blocks(page: str, max_blocks: int = MAX_PAGE_BLOCKS) -> list[Block]:
+    """The page's blocks, or InputError for a page that cannot be read or has too many blocks."""
+    try:
+        blocks = read_page(page)
+    except PageError as exc:
+        raise InputError(str(exc), "invalid_page") from exc
+    if len(blocks) > max_blocks:
+        raise InputError(f"page has {len(blocks):,} blocks; the limit is {max_blocks:,}", "too_many_items")
+    return blocks
 
 
 class EndpointHandler:
     """The custom handler: ``EndpointHandler(path="model")(data)``."""
 
-    def __init__(self, path: str = "", max_items: int = MAX_ITEMS, max_chars: int = MAX_CHARS):
+    def __init__(self, path: str = "", max_items: int = MAX_ITEMS, max_chars: int = MAX_CHARS,
+                 max_page_blocks: int = MAX_PAGE_BLOCKS, max_page_chars: int = MAX_PAGE_CHARS):
         self.classifier = Classifier.from_pretrained(path or None)
         self.max_items, self.max_chars = max_items, max_chars
+        self.max_page_blocks, self.max_page_chars = max_page_blocks, max_page_chars
 
     def __call__(self, data: dict) -> list | dict:
         inputs, parameters = parameters_of(data)
@@ -137,8 +163,5 @@ class EndpointHandler:
         return format_pipeline(self.classifier.predict_proba(texts), self.classifier.labels, request)
 
     def classify_page(self, page: Any) -> list[BlockPrediction]:
-        check_page(page)
-        try:
-            return self.classifier.classify_page(page)
-        except PageError as exc:
-            raise InputError(str(exc), "invalid_page") from exc
+        blocks = read_blocks(check_page(page, self.max_page_chars), self.max_page_blocks)
+        return self.classifier.classify_blocks(blocks)

@@ -85,3 +85,54 @@ def test_gpu_device_runs_the_pytorch_backend_only(tiny_model):
     with pytest.raises(ValueError, match="CPU only"):
         _choose_backend(tiny_model, "onnx-int8", "cuda")
     assert Classifier.from_pretrained(tiny_model, backend="pytorch", device="cpu").predict(["一句话"])[0] in LABELS
+
+
+def test_lone_surrogate_is_a_page_error_not_a_tokenizer_crash(classifier):
+    from paratheme.pages import PageError
+
+    with pytest.raises(PageError, match=r"text 1 holds a lone surrogate \(U\+D800\)"):
+        classifier.predict_proba(["江城", "abc\ud800"])
+    with pytest.raises(PageError, match="lone surrogate"):
+        classifier.classify_page("第一行\n第二行\udfff")
+
+
+class RecordingTokenizer:
+    """The model's tokenizer, noting the longest text it was given."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.longest = tokenizer, 0
+
+    def __call__(self, texts, **kwargs):
+        self.longest = max([self.longest, *map(len, texts)])
+        return self.tokenizer(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_a_huge_text_is_cut_by_characters_before_tokenising(classifier):
+    text = "江城新增高新技术企业三百家。" * 400_000 + "结尾一句。"  # 5.6 M characters on one line
+    recording = RecordingTokenizer(classifier.tokenizer)
+    clf = Classifier(classifier.backend, recording, classifier.labels)
+    ids = clf.encode([text])[0]
+    assert recording.longest <= 8 * clf.max_length
+    tokens = clf.tokenizer.convert_ids_to_tokens(ids)
+    assert len(ids) == clf.max_length and tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+    assert "".join(tokens[1:8]) == "江城新增高新技" and "".join(tokens[-6:-1]) == "结尾一句。"
+    assert clf.predict_proba([text]).shape == (1, len(LABELS))
+
+
+def test_cutting_long_texts_keeps_the_tokens_the_whole_text_gives(classifier):
+    """Head and tail tokenised from windows of characters equal those of the whole text, even where
+    a window cuts a long Latin word, a digit run or a run of spaces."""
+    import random
+
+    random.seed(0)
+    pieces = ["江城", "高质量发展", "GDP", "supercalifragilistic" * 4, " ", "。", "2026", "x" * 150, "\u3000" * 40, "ＡＢＣ"]
+    texts = ["".join(random.choice(pieces) for _ in range(random.randint(60, 600))) for _ in range(60)]
+    texts += ["a" * 5000, " " * 4000 + "江城" * 10, "江" * 3000, "word " * 2000]
+    whole = classifier.tokenizer(texts, add_special_tokens=True)["input_ids"]
+    tail = classifier.max_length - int(classifier.max_length * classifier.head_fraction)
+    head = classifier.max_length - tail
+    expected = [ids if len(ids) <= classifier.max_length else ids[:head] + ids[-tail:] for ids in whole]
+    assert classifier.encode(texts) == expected

@@ -99,7 +99,12 @@ def test_handler_works_without_paratheme_installed(tmp_path):
         "spec = importlib.util.spec_from_file_location('handler', 'handler.py')\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "import os, paratheme; assert paratheme.__file__.startswith(os.getcwd()), paratheme.__file__\n"
-        "print(m.EndpointHandler(path='.')({'inputs': '空气质量优良天数比例提高'})[0]['label'])\n"
+        "handler = m.EndpointHandler(path='.')\n"
+        "for data in ({'inputs': 'abc\\ud800'}, {'inputs': '<p>abc\\ud800</p>', 'parameters': {'mode': 'page'}}):\n"
+        "    try: handler(data)\n"
+        "    except m.InputError as exc: assert exc.status == 422 and 'lone surrogate' in str(exc), exc\n"
+        "    else: raise AssertionError('a lone surrogate was accepted')\n"
+        "print(handler({'inputs': '空气质量优良天数比例提高'})[0]['label'])\n"
     ) % sysconfig.get_paths()["purelib"]
     result = subprocess.run([sys.executable, "-S", "-c", code], cwd=folder, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

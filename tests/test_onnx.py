@@ -16,9 +16,18 @@ def exported(tiny_model, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("onnx-model") / "m"
     shutil.copytree(tiny_model, folder)
-    files = export_onnx(folder)
+    files = export_onnx(folder, keep_fp32=True)
     assert all(path.is_file() for path in files.values())
     return folder
+
+
+def test_export_writes_only_the_int8_model_unless_fp32_is_asked_for(tiny_model, tmp_path):
+    from training.export import export_onnx
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model, folder)
+    assert export_onnx(folder) == {"onnx-int8": folder / "onnx" / "model_quantized.onnx"}
+    assert [p.name for p in (folder / "onnx").iterdir()] == ["model_quantized.onnx"]
 
 
 def test_auto_backend_prefers_int8_and_falls_back_to_pytorch(exported, tiny_model):

@@ -1,4 +1,6 @@
 import codecs
+import subprocess
+import sys
 
 import pytest
 
@@ -118,3 +120,86 @@ def test_news_article_paragraphs_are_separate_blocks(corpora):
             continue
         assert len(content) >= 2, path.name
         assert max(len(t) for t in content) < 1500, f"{path.name}: a content block looks like merged paragraphs"
+
+
+# Bad and unusual input (issue 14).
+
+def test_lone_surrogate_is_a_page_error_not_an_encoding_crash():
+    for page in ("abc\ud800", "<p>正文\udc00</p>"):
+        with pytest.raises(PageError, match="lone surrogate"):
+            read_page(page)
+
+
+def test_a_run_of_empty_comments_is_read_without_backtracking():
+    # The old start-of-HTML regex backtracked exponentially here: 30 comments took minutes.
+    code = "from paratheme.pages import read_page; print([b.text for b in read_page(b'<!---->' * 30 + b'x')])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(["<!---->" * 30 + "x"])  # not HTML: one line of text
+
+
+def test_meta_charset_of_a_page_given_as_str_is_ignored():
+    page = HTML.format(charset="gb2312")  # already decoded (a JSON string, say)
+    assert texts(read_page(page)) == EXPECTED
+
+
+def test_utf8_bytes_under_a_gbk_declaration_are_read_as_utf8(caplog):
+    page = '<html><head><meta charset="gbk"><title>江城新闻</title></head><body><p>全市新增城镇就业</p></body></html>'
+    assert "鍏ㄥ競" in page.encode("utf-8").decode("gb18030")  # the declaration alone gives mojibake, not an error
+    assert texts(read_page(page.encode("utf-8"))) == ["江城新闻", "全市新增城镇就业"]
+    assert "bytes are utf-8" in caplog.text
+
+
+@pytest.mark.parametrize("charset", ["undefined", "utf-16", "no-such-charset", "rot13", "unicode_escape", "utf-7"])
+def test_unknown_or_unusable_declared_charset_is_ignored_with_a_warning(charset, caplog):
+    assert texts(read_page(HTML.format(charset=charset).encode("utf-8"))) == EXPECTED
+    assert repr(charset) in caplog.text
+
+
+@pytest.mark.parametrize("charset", ["ascii", "utf-8"])
+def test_declared_charset_the_bytes_do_not_fit_falls_back_with_a_warning(charset, caplog):
+    assert texts(read_page(HTML.format(charset=charset).encode("gb18030"))) == EXPECTED
+    assert f"do not decode as {charset}" in caplog.text
+
+
+@pytest.mark.parametrize("page", [
+    '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x.dtd">\n'
+    '<html xmlns="http://www.w3.org/1999/xhtml"><body><p>第一段正文。</p></body></html>',
+    "<script>var a = 1;</script><p>第一段正文。</p>",
+    '<link rel="stylesheet" href="a.css"><p>第一段正文。</p>',
+    "<title>标题</title><p>第一段正文。</p>",
+    "<!-- 注释 --><h1>标题</h1><p>第一段正文。</p>",
+    "<table><tr><td>第一段正文。</td></tr></table>",
+    "<ul><li>第一段正文。</li></ul>",
+    "<section><p>第一段正文。</p></section>",
+    "<span>第一段正文。</span>",
+])
+def test_documents_and_fragments_starting_with_any_html_tag_are_html(page):
+    for form in (page, page.encode("utf-8")):
+        assert looks_like_html(form)
+        blocks = texts(read_page(form))
+        assert "第一段正文。" in blocks and not any("<" in b or "var a" in b for b in blocks)
+
+
+@pytest.mark.parametrize("page", ["纯文本\n<p>后面才有标签</p>", "<江城>新闻\n第二行", "<3 江城\n第二行", "<!-- 只有注释"])
+def test_text_that_merely_contains_angle_brackets_stays_text(page):
+    assert not looks_like_html(page) and not looks_like_html(page.encode("utf-8"))
+
+
+def nested(depth: int) -> str:
+    return "<html><body>" + "<div>" * depth + "<p>深处的正文。</p>" + "</div>" * depth + "<p>之后的正文。</p></body></html>"
+
+
+def test_content_nested_past_libxml2s_default_limit_is_read():
+    assert texts(read_page(nested(1000))) == ["深处的正文。", "之后的正文。"]
+
+
+def test_content_nested_deeper_than_the_parser_reads_is_an_error_not_a_silent_cut():
+    with pytest.raises(PageError, match="nests elements more than"):
+        read_page(nested(3000))
+
+
+def test_doctype_internal_subset_is_not_a_block():
+    page = '<!DOCTYPE html [ <!ENTITY site "江城网"> ]>\n<html><body><p>正文&site;一段。</p></body></html>'
+    blocks = texts(read_page(page.encode("utf-8")))
+    assert blocks == ["正文&site;一段。"]  # the entity is never expanded

@@ -44,3 +44,16 @@ def test_loads_with_auto_model_and_pipeline_offline(monkeypatch):
 def test_model_card_is_present_with_metadata():
     card = (SHIPPED_MODEL / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\n") and "pipeline_tag: text-classification" in card
+
+
+def test_ships_the_int8_onnx_model_in_optimums_layout_and_uses_it_by_default():
+    import hashlib
+
+    from paratheme.classifier import Classifier
+
+    int8 = SHIPPED_MODEL / "onnx" / "model_quantized.onnx"
+    assert int8.is_file() and int8.stat().st_size < 30 * 1024 * 1024
+    summary = json.loads((SHIPPED_MODEL.parent / "reports" / "onnx-int8" / "summary.json").read_text(encoding="utf-8"))
+    assert hashlib.sha256(int8.read_bytes()).hexdigest() == summary["sha256"]
+    assert summary["sha256"] in (SHIPPED_MODEL / "README.md").read_text(encoding="utf-8")
+    assert Classifier.from_pretrained(SHIPPED_MODEL).backend_name == "onnx-int8"

@@ -1,9 +1,10 @@
 """The classifier: the one module that runs a model for inference.
 
 The CLI, the server and the endpoint handler only adapt input and output around it. Two
-backends compute the logits: PyTorch (the model's safetensors) and ONNX Runtime (the files
-that ``paratheme export-onnx`` writes to ``<model>/onnx/``). ``backend="auto"`` takes the
-fastest one present: ONNX int8, then ONNX fp32, then PyTorch.
+backends compute the logits: PyTorch (the model's safetensors) and ONNX Runtime (the int8
+``onnx/model_quantized.onnx`` shipped in ``model/``, written by ``paratheme export-onnx``, and an
+optional fp32 ``onnx/model.onnx``). ``backend="auto"`` takes the fastest one present: ONNX int8,
+then ONNX fp32, then PyTorch.
 """
 
 from __future__ import annotations
@@ -21,17 +22,22 @@ import numpy as np
 
 from .labels import BOILERPLATE, LABELS, THEMES
 from .page_model import PageModel
-from .pages import Block, Structure, read_page
+from .pages import Block, Structure, check_text, read_page
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model"
-ONNX_FILES = {"onnx-int8": "onnx/model-int8.onnx", "onnx-fp32": "onnx/model.onnx"}
+# Optimum's and transformers.js's names; the int8 file ships with the model, fp32 is optional.
+ONNX_FILES = {"onnx-int8": "onnx/model_quantized.onnx", "onnx-fp32": "onnx/model.onnx"}
 BACKENDS = ("auto", "pytorch", *ONNX_FILES)
 THREADS_ENV = "PARATHEME_THREADS"
 
 
 DEFAULT_MAX_LENGTH = 192
+# A word cut at the edge of a character window tokenises differently from the whole word; a
+# word gives at most 100 wordpieces (longer words are one [UNK]), so a window must yield this many
+# tokens beyond those kept.
+_SPARE_TOKENS = 101
 
 
 class ModelError(RuntimeError):
@@ -224,18 +230,44 @@ class Classifier:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text. A text longer than ``max_length`` keeps its head and its tail,
-        so that a long report paragraph is judged on its lead sentence and its conclusion."""
-        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        so that a long report paragraph is judged on its lead sentence and its conclusion.
+
+        A long text is tokenised from a window of characters at each end (4 per kept token at
+        first, more if the window gives too few tokens), never whole: the ids are the same as
+        from the whole text, and a 6 M-character text takes no more memory than a paragraph."""
         # The tail keeps at least the closing [SEP]: head_fraction 1.0 is plain truncation.
         tail = max(1, self.max_length - int(self.max_length * self.head_fraction))
         head = self.max_length - tail
-        return [ids if len(ids) <= self.max_length else ids[:head] + ids[-tail:] for ids in encoded]
+        window = 4 * self.max_length
+        short = [i for i, text in enumerate(texts) if len(text) <= 2 * window]
+        encoded: list[list[int]] = [[] for _ in texts]
+        for i, ids in zip(short, self._tokenize([texts[i] for i in short])):
+            encoded[i] = ids if len(ids) <= self.max_length else ids[:head] + ids[-tail:]
+        for i in sorted(set(range(len(texts))) - set(short)):
+            encoded[i] = self._encode_ends(texts[i], head, tail, window)
+        return encoded
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"] if texts else []
+
+    def _encode_ends(self, text: str, head: int, tail: int, window: int) -> list[int]:
+        """The first ``head`` and last ``tail`` ids of ``text``'s encoding, tokenising only its ends."""
+        while 2 * window < len(text):
+            first, last = self._tokenize([text[:window], text[-window:]])
+            # Each window's ids are [CLS] ... [SEP]; the kept ones must lie clear of the cut word.
+            if len(first) - 2 >= head - 1 + _SPARE_TOKENS and len(last) - 2 >= tail - 1 + _SPARE_TOKENS:
+                return first[:head] + last[-tail:]
+            window *= 4
+        ids = self._tokenize([text])[0]
+        return ids if len(ids) <= self.max_length else ids[:head] + ids[-tail:]
 
     def predict_proba(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Probabilities of shape ``(len(texts), len(self.labels))``, columns in ``self.labels`` order.
         ``progress``, if given, is called with the number of texts each model call settled."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
+        for i, text in enumerate(texts):
+            check_text(text, f"text {i}")
         # Pages repeat their chrome (a sixth of the test split's blocks repeat within their page):
         # each distinct text runs once.
         copies = Counter(texts)

@@ -7,14 +7,13 @@ tag path, class/id words, link share, list/table/heading flags, how many blocks 
 plus text facts (length, punctuation) and the same quantities averaged over windows of
 neighbours. From these:
 
-1. Boilerplate: gradient-boosted trees (LightGBM) give the probability that the block is chrome.
+1. Boilerplate: on HTML pages, gradient-boosted trees (LightGBM) give the probability that the
+   block is chrome. Text pages (one block per line) have no structure record: their boilerplate
+   probability stays the base model's.
 2. Themes: the distribution over the content labels mixes the block's own log probabilities with
    its two neighbours' content distributions (each neighbour weighted by how much it is content):
    ``z = own * log p(block) + neighbours * log p(neighbours)``. Two shared weights, no per-label
    ones, so rare labels are never re-learned here.
-
-Text pages (one block per line) have no structure record: their structure features are missing
-(LightGBM's own handling of missing values) and the rest apply as for HTML.
 
 The trees are stored in LightGBM's text format and the rest as JSON (no pickle):
 ``page_model.txt`` and ``page_model.json`` in the model folder.
@@ -100,6 +99,13 @@ def page_features(blocks: Sequence[Block], probs: np.ndarray, labels: Sequence[s
     longest = int(lengths.argmax()) if n else 0
     columns["from_longest"] = (np.arange(n) - longest) / max(n, 1)
     columns["share_of_page"] = lengths / max(lengths.sum(), 1)
+    # Facts of the whole page, the same on every block: a listing page has no long, punctuated
+    # paragraph anywhere, and most of its characters sit in links.
+    ends = columns["sentence_end"]
+    columns["page_longest"] = np.full(n, np.log1p(lengths.max()) if n else 0.0)
+    columns["page_long_blocks"] = np.full(n, np.log1p((lengths >= 80).sum()))
+    columns["page_sentence_chars"] = np.full(n, (lengths * ends).sum() / max(lengths.sum(), 1))
+    columns["length_rank"] = (np.argsort(np.argsort(lengths)) / max(n - 1, 1)) if n else lengths
 
     structured = [blk.structure for blk in blocks]
     is_html = structured[0] is not None if n else False
@@ -108,6 +114,7 @@ def page_features(blocks: Sequence[Block], probs: np.ndarray, labels: Sequence[s
         s = structured
         link = np.array([x.link_chars for x in s]) / np.maximum(lengths, 1)
         columns["link_share"] = link
+        columns["page_link_share"] = np.full(n, sum(x.link_chars for x in s) / max(lengths.sum(), 1))
         columns["depth"] = np.array([x.depth for x in s], dtype=float)
         for name in ("in_list", "in_heading", "in_table", "in_caption", "in_form", "in_head"):
             columns[name] = np.array([getattr(x, name) for x in s], dtype=float)
@@ -143,7 +150,7 @@ def page_features(blocks: Sequence[Block], probs: np.ndarray, labels: Sequence[s
 
 
 STRUCTURE_FEATURES = (
-    ["link_share", "depth", "in_list", "in_heading", "in_table", "in_caption", "in_form", "in_head"]
+    ["link_share", "page_link_share", "depth", "in_list", "in_heading", "in_table", "in_caption", "in_form", "in_head"]
     + [f"tag_{t}" for t in TAGS]
     + ["log_same_path", "same_path_share", "same_path_mean_chars", "path_prefix_with_longest", "same_path_as_longest",
        "same_path_as_densest", "near_content_words", "near_chrome_words", "any_content_words", "any_chrome_words"]
@@ -153,11 +160,17 @@ STRUCTURE_FEATURES = (
 def feature_names(labels: Sequence[str]) -> list[str]:
     names = [f"p_{label}" for label in labels] + [
         "p_theme_max", "log_length", "punctuation", "digits", "latin", "sentence_end", "date", "repeated", "position",
-        "log_blocks", "char_position", "from_longest", "share_of_page", "html"]
+        "log_blocks", "char_position", "from_longest", "share_of_page", "page_longest", "page_long_blocks",
+        "page_sentence_chars", "length_rank", "html"]
     names += STRUCTURE_FEATURES
     names += [f"{name}_mean_{r}" for name in ("content", "link_share", "punctuation", "log_length", "in_list")
               for r in WINDOWS]
     return names + ["content_prev", "content_next"]
+
+
+def is_html(blocks: Sequence[Block]) -> bool:
+    """Whether the page was read as HTML (its blocks carry structure records)."""
+    return bool(blocks) and blocks[0].structure is not None
 
 
 def theme_features(probs: np.ndarray, boilerplate_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +203,7 @@ class PageModel:
     """The fitted page labeler: LightGBM trees for boilerplate, two weights for themes."""
 
     booster: object  # lightgbm.Booster
-    feature_names: list[str]
+    feature_names: list[str]  # the features the trees use, a subset of ``feature_names(labels)``
     theme_weights: tuple[float, float] = (1.0, 0.0)
     info: dict = field(default_factory=dict)
 
@@ -211,6 +224,14 @@ class PageModel:
         meta = {"feature_names": self.feature_names, "theme_weights": list(self.theme_weights), "info": self.info}
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
+    def features(self, blocks: Sequence[Block], probs: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+        """The columns of ``page_features`` that the trees use, in their order."""
+        features, names = page_features(blocks, probs, labels)
+        missing = set(self.feature_names) - set(names)
+        if missing:
+            raise ValueError(f"the page model uses features this code does not compute ({sorted(missing)[:3]}); refit it")
+        return features[:, [names.index(name) for name in self.feature_names]]
+
     def boilerplate_probability(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(features, num_threads=1), dtype=float)
 
@@ -218,10 +239,7 @@ class PageModel:
         """The page's probabilities (columns in ``labels`` order) revised from the whole page; rows sum to 1."""
         if not len(probs):
             return probs
-        features, names = page_features(blocks, probs, labels)
-        if names != self.feature_names:
-            raise ValueError("the page model was fitted on other features than this code computes; refit it")
         b = list(labels).index("boilerplate")
-        p_bp = self.boilerplate_probability(features)
+        p_bp = self.boilerplate_probability(self.features(blocks, probs, labels)) if is_html(blocks) else probs[:, b]
         content = theme_distribution(*theme_features(probs, b), self.theme_weights)
         return np.insert(content * (1 - p_bp)[:, None], b, p_bp, axis=1).astype(probs.dtype)
