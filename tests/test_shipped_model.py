@@ -57,3 +57,30 @@ def test_ships_the_int8_onnx_model_in_optimums_layout_and_uses_it_by_default():
     assert hashlib.sha256(int8.read_bytes()).hexdigest() == summary["sha256"]
     assert summary["sha256"] in (SHIPPED_MODEL / "README.md").read_text(encoding="utf-8")
     assert Classifier.from_pretrained(SHIPPED_MODEL).backend_name == "onnx-int8"
+
+
+LONE_PARAGRAPH = """<html><head><title>民生新闻_江城网</title></head><body>
+<div class="crumb"><a href="/">首页</a> &gt; <a href="/m">民生</a> &gt; 正文</div>
+<p>今年全市新建普惠性幼儿园十二所，新增学位三千六百个，并为六千名老人提供上门助餐服务。</p>
+<div class="hot"><h3>热点推荐</h3></div></body></html>"""
+
+
+def test_the_page_labeler_keeps_a_lone_paragraph_between_chrome():
+    from paratheme import Classifier
+
+    labels = [(p.label, p.text) for p in Classifier.from_pretrained(SHIPPED_MODEL).classify_page(LONE_PARAGRAPH.encode())]
+    assert [label for label, _ in labels] == ["boilerplate", "boilerplate", "livelihood", "boilerplate"], labels
+
+
+def test_the_example_page_keeps_its_article_and_its_themes():
+    import csv
+
+    from conftest import EXAMPLE_PAGE
+    from paratheme import Classifier
+
+    gold = [row["label"] for row in csv.DictReader(open(EXAMPLE_PAGE.with_suffix(".tsv"), encoding="utf-8"), delimiter="\t")]
+    predicted = [p.label for p in Classifier.from_pretrained(SHIPPED_MODEL).classify_page(EXAMPLE_PAGE.read_bytes())]
+    article = [i for i, label in enumerate(gold) if label != "boilerplate"]
+    assert all(predicted[i] != "boilerplate" for i in article)  # no article block is cut
+    themes = [i for i in article if gold[i] not in ("other", "boilerplate")]
+    assert [predicted[i] for i in themes] == [gold[i] for i in themes]  # the five theme paragraphs
