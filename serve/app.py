@@ -133,7 +133,7 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
         check_work(texts, limits)
         probs = await model_rows(request, texts)
         # Pure Python over every block: in a thread, so that the event loop (and /health) gets turns.
-        return JSONResponse(await asyncio.to_thread(page_answer, state["classifier"], blocks, probs))
+        return await asyncio.to_thread(page_answer, state["classifier"], blocks, probs)
 
     @app.post("/classify", openapi_extra=body_schema(ClassifyBody),
               summary="Inference Endpoints shapes: text or list of texts; parameters.top_k, parameters.mode=page")
@@ -176,9 +176,9 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
     return app
 
 
-def page_answer(classifier: Classifier, blocks: list[Block], probs: np.ndarray) -> dict:
+def page_answer(classifier: Classifier, blocks: list[Block], probs: np.ndarray) -> JSONResponse:
     probs = classifier.with_page_context([b.text for b in blocks], probs)
-    return format_page([classifier.block_prediction(b, row) for b, row in zip(blocks, probs)])
+    return JSONResponse(format_page([classifier.block_prediction(b, row) for b, row in zip(blocks, probs)]))
 
 
 def serve(classifier: Classifier, host: str, port: int, token: str | None, limits: Limits = Limits()) -> None:

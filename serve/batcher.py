@@ -12,8 +12,9 @@ No request can hurt another:
 
 - when a model call over several requests raises, each request's texts are run again alone, so
   only the request whose text breaks the model gets the error;
-- ``submit`` raises ``Overloaded`` at once when the characters waiting would pass
-  ``max_queued_chars``, and after ``timeout_s`` of waiting;
+- requests larger than one model call (big pages) and the rest wait in two lanes, each bounded
+  by ``max_queued_chars``: ``submit`` raises ``Overloaded`` at once when its lane would pass it,
+  so a flood of big pages cannot shut out short requests; and after ``timeout_s`` of waiting;
 - a request that times out, or whose caller is cancelled (its client went away), has its
   remaining texts dropped from the queue.
 """
@@ -32,9 +33,10 @@ from .limits import Overloaded
 class _Job:
     """One request's texts; they go to the model in order, in one or more pieces."""
 
-    def __init__(self, texts: list[str], future: asyncio.Future):
+    def __init__(self, texts: list[str], future: asyncio.Future, big: bool):
         self.texts = texts
         self.future = future
+        self.big = big  # in the lane of requests larger than one model call
         self.next = 0  # the first text not yet sent to the model
         self.chars_left = sum(len(t) for t in texts)  # characters not yet sent
         self.rows: list[np.ndarray] = []  # answers so far, in text order
@@ -61,7 +63,7 @@ class _Job:
 
 class MicroBatcher:
     def __init__(self, predict: Callable[[list[str]], np.ndarray], max_wait_ms: float = 5.0,
-                 max_batch_chars: int = 16_384, on_batch: Callable[[int], None] | None = None,
+                 max_batch_chars: int = 4_096, on_batch: Callable[[int], None] | None = None,
                  max_queued_chars: int = 1_000_000, timeout_s: float = 30.0):
         self.predict = predict
         self.max_wait = max_wait_ms / 1000
@@ -78,6 +80,9 @@ class MicroBatcher:
     def queued_chars(self) -> int:
         return sum(job.chars_left for job in self._waiting)
 
+    def _lane_chars(self, big: bool) -> int:
+        return sum(job.chars_left for job in self._waiting if job.big == big)
+
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._collect())
@@ -93,11 +98,13 @@ class MicroBatcher:
         Raises:
             Overloaded: the queue is full, or the texts waited more than ``timeout_s``.
         """
-        queued = self.queued_chars
         chars = sum(len(t) for t in texts)
+        big = chars > self.max_batch_chars
+        queued = self._lane_chars(big)
         if queued and queued + chars > self.max_queued_chars:
-            raise Overloaded(f"the server is busy: {queued:,} characters are waiting for the model")
-        job = _Job(texts, asyncio.get_running_loop().create_future())
+            raise Overloaded(f"the server is busy: {queued:,} characters of {'big' if big else 'short'} requests "
+                             "are waiting for the model")
+        job = _Job(texts, asyncio.get_running_loop().create_future(), big)
         self._waiting.append(job)
         self._wake.set()
         try:

@@ -56,7 +56,7 @@ class Limits:
     max_queued_chars: int = 1_000_000
     request_timeout_s: float = 30.0
     max_wait_ms: float = 5.0
-    max_batch_chars: int = 16_384
+    max_batch_chars: int = 4_096
 
 
 class Overloaded(Exception):

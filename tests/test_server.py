@@ -391,6 +391,7 @@ def test_the_texts_of_a_client_that_went_away_are_dropped(tiny_classifier):
     scripted = ScriptedClassifier(tiny_classifier, seconds_per_call=1.0)
     with served(scripted) as client:
         running = post_later(client, 0, "/classify", {"inputs": "江城"})
+        time.sleep(0.2)  # that request's model call has started
         with pytest.raises(httpx.ReadTimeout):
             client.post("/classify", json={"inputs": "GONE 江城"}, timeout=0.3)
         assert running.result()[0].status_code == 200
@@ -398,3 +399,16 @@ def test_the_texts_of_a_client_that_went_away_are_dropped(tiny_classifier):
         metrics = client.get("/metrics").text
     assert not any("GONE" in t for call in scripted.calls for t in call), scripted.calls
     assert 'route="/classify",status="499"' in metrics
+
+
+def test_big_requests_filling_their_lane_do_not_shut_out_short_ones(tiny_classifier):
+    scripted = ScriptedClassifier(tiny_classifier, seconds_per_call=0.5)
+    with served(scripted, max_batch_chars=100, max_queued_chars=300) as client:
+        two_calls = {"inputs": ["长" * 100, "文" * 100]}  # bigger than one model call: the big lane
+        first = post_later(client, 0, "/classify", two_calls)  # one text in the model, one waiting
+        second = post_later(client, 0.1, "/classify", two_calls)  # the big lane now holds 300 characters
+        refused = post_later(client, 0.2, "/classify", two_calls)
+        short = post_later(client, 0.3, "/classify", {"inputs": "江城新增就业岗位。"})
+        assert_error(refused.result()[0], 503, "overloaded")
+        assert short.result()[0].status_code == 200
+        assert first.result()[0].status_code == 200 and second.result()[0].status_code == 200
