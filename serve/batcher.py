@@ -122,8 +122,13 @@ class MicroBatcher:
                 await self._wake.wait()
                 await asyncio.sleep(self.max_wait)  # let concurrent requests join this call
             pieces = self._take_pieces()
-            if pieces:
+            try:
                 await self._run(pieces)
+            except Exception as exc:  # e.g. rows of the wrong shape: fail these requests, keep collecting
+                for job, _, _ in pieces:
+                    job.fail(exc)
+                    if job in self._waiting:
+                        self._waiting.remove(job)
 
     def _take_pieces(self) -> list[tuple[_Job, int, int]]:
         """One model call's worth of texts, least work left first: ``(job, start, end)`` each."""

@@ -5,7 +5,8 @@
 Run by hand, not in CI. It starts ``paratheme serve`` on 127.0.0.1 (a free port, with a token),
 sends one warm-up pass of every input, then runs ``--concurrency`` clients until ``--minutes``
 have passed (or ``--max-requests`` were sent): three requests in four are good ones, the rest are
-drawn from the bad inputs below. A separate prober asks ``/health`` five times a second.
+drawn from the bad inputs below. A prober in a process of its own asks ``/health`` five times a
+second.
 It prints:
 
 - errors on good requests (anything but 200; target 0) and their p50 / p99 latency;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import random
 import socket
 import subprocess
@@ -169,17 +171,6 @@ class Soak:
                 if status != "200":
                     self.good_errors[f"{case.name}: {status}"] += 1
 
-    async def health_loop(self, client, deadline: float) -> None:
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            try:
-                ok = (await client.get("/health", timeout=30)).status_code == 200
-            except Exception:  # noqa: BLE001
-                ok = False
-            self.health_ms.append((time.perf_counter() - start) * 1000)
-            self.statuses["/health"]["200" if ok else "failed"] += 1
-            await asyncio.sleep(0.2)
-
     async def warm_up(self) -> None:
         import httpx
 
@@ -190,12 +181,35 @@ class Soak:
     async def run(self, seconds: float, concurrency: int, max_requests: int) -> None:
         import httpx
 
+        # The prober runs in its own process: in this one it would time the load generator's
+        # event loop as much as the server.
+        results = multiprocessing.get_context("spawn").Queue()
+        prober = multiprocessing.get_context("spawn").Process(target=probe_health, args=(self.base, seconds, results))
+        prober.start()
         deadline = time.perf_counter() + seconds
-        limits = httpx.Limits(max_connections=concurrency + 1)
-        async with httpx.AsyncClient(base_url=self.base, limits=limits) as client, \
-                httpx.AsyncClient(base_url=self.base) as prober:
-            await asyncio.gather(self.health_loop(prober, deadline),
-                                 *(self.client_loop(client, deadline, max_requests) for _ in range(concurrency)))
+        async with httpx.AsyncClient(base_url=self.base, limits=httpx.Limits(max_connections=concurrency)) as client:
+            await asyncio.gather(*(self.client_loop(client, deadline, max_requests) for _ in range(concurrency)))
+        self.health_ms, failed = results.get(timeout=120)
+        prober.join(timeout=30)
+        self.statuses["/health"].update({"200": len(self.health_ms) - failed, "failed": failed})
+
+
+def probe_health(base: str, seconds: float, results) -> None:
+    """``GET /health`` five times a second for ``seconds``; puts (latencies in ms, failures) on ``results``."""
+    import httpx
+
+    latencies, failed = [], 0
+    deadline = time.perf_counter() + seconds
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            try:
+                failed += client.get("/health").status_code != 200
+            except httpx.HTTPError:
+                failed += 1
+            latencies.append((time.perf_counter() - start) * 1000)
+            time.sleep(0.2)
+    results.put((latencies, failed))
 
 
 def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
