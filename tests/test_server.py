@@ -277,15 +277,21 @@ def test_docs_load_nothing_from_outside(server):
 # --- The batcher, driven through an app served in this process with a scripted classifier. ---
 
 class ScriptedClassifier:
-    """The tiny model's classifier, made slow (``seconds_per_call``, ``seconds_per_text``) or made
-    to fail on texts holding ``fail_on``; it records every model call's texts."""
+    """The tiny model's classifier, made slow (``seconds_per_call``, ``seconds_per_text``), held
+    (each call waits until ``release`` is set, when ``held``), or made to fail on texts holding
+    ``fail_on``; it records every model call's texts."""
 
-    def __init__(self, real, seconds_per_call: float = 0.0, seconds_per_text: float = 0.0, fail_on: str | None = None):
+    def __init__(self, real, seconds_per_call: float = 0.0, seconds_per_text: float = 0.0, fail_on: str | None = None,
+                 held: bool = False):
         self.real, self.seconds_per_call, self.seconds_per_text, self.fail_on = real, seconds_per_call, seconds_per_text, fail_on
+        self.release = threading.Event()
+        if not held:
+            self.release.set()
         self.calls: list[list[str]] = []
 
     def predict_proba(self, texts):
         self.calls.append(list(texts))
+        self.release.wait(timeout=30)
         time.sleep(self.seconds_per_call + self.seconds_per_text * len(texts))
         if self.fail_on and any(self.fail_on in t for t in texts):
             raise RuntimeError("the model failed on the marker text")
@@ -335,18 +341,34 @@ def post_later(client, delay: float, path: str, body: dict, **kwargs):
     return ThreadPoolExecutor(max_workers=1).submit(run)
 
 
+def wait_until(condition, what: str, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.02)
+
+
+def queued_chars(client) -> float:
+    text = client.get("/metrics").text
+    return float(re.search(r"^paratheme_queued_characters (\S+)$", text, re.M).group(1))
+
+
 def test_a_model_error_fails_only_the_request_that_caused_it(tiny_classifier):
-    # The first call is slow, so the nine requests sent meanwhile share the next model call.
-    scripted = ScriptedClassifier(tiny_classifier, seconds_per_call=0.3, fail_on="MARKER")
+    # The first call is held, so the nine requests sent meanwhile share the next model call.
+    scripted = ScriptedClassifier(tiny_classifier, fail_on="MARKER", held=True)
     with served(scripted) as client:
         first = post_later(client, 0, "/classify", {"inputs": "第一段"})
-        good = [post_later(client, 0.1, "/classify", {"inputs": f"第{i}段：江城新增就业岗位。"}) for i in range(8)]
-        bad = post_later(client, 0.1, "/classify", {"inputs": "MARKER 江城"})
+        wait_until(lambda: scripted.calls, "the first call started")
+        texts = [f"第{i}段：江城新增就业岗位。" for i in range(8)]
+        good = [post_later(client, 0, "/classify", {"inputs": text}) for text in texts]
+        bad = post_later(client, 0, "/classify", {"inputs": "MARKER 江城"})
+        wait_until(lambda: queued_chars(client) == sum(map(len, texts)) + len("MARKER 江城"), "all nine requests are queued")
+        scripted.release.set()
         assert first.result()[0].status_code == 200
         assert [f.result()[0].status_code for f in good] == [200] * 8
         assert_error(bad.result()[0], 500, "internal_error")
-    shared = [call for call in scripted.calls if any("MARKER" in t for t in call) and len(call) > 1]
-    assert shared, "the marker never shared a model call: the test did not exercise isolation"
+    assert any("MARKER 江城" in call and len(call) == 9 for call in scripted.calls), scripted.calls
 
 
 def test_a_short_request_is_not_stuck_behind_a_big_page(tiny_classifier):
@@ -354,7 +376,8 @@ def test_a_short_request_is_not_stuck_behind_a_big_page(tiny_classifier):
     page = "\n".join(f"第{i}段：江城新增就业岗位。" for i in range(2000))
     with served(scripted, max_batch_chars=2_000) as client:
         big = post_later(client, 0, "/classify/page", {"inputs": page})
-        short = post_later(client, 0.3, "/classify", {"inputs": "江城新增就业岗位。"})
+        wait_until(lambda: scripted.calls, "the page's first call started")
+        short = post_later(client, 0, "/classify", {"inputs": "江城新增就业岗位。"})
         (big_response, big_done), (short_response, short_done) = big.result(), short.result()
     assert big_response.status_code == 200 and len(big_response.json()["blocks"]) == 2000
     assert short_response.status_code == 200
@@ -369,14 +392,33 @@ def test_a_request_that_waits_too_long_gets_503_with_retry_after(tiny_classifier
 
 
 def test_a_full_queue_answers_503_at_once(tiny_classifier):
-    with served(ScriptedClassifier(tiny_classifier, seconds_per_call=0.6), max_queued_chars=50) as client:
-        running = post_later(client, 0, "/classify", {"inputs": "江城"})  # in the model
-        queued = post_later(client, 0.15, "/classify", {"inputs": "长" * 40})  # waits
-        start = time.perf_counter()
-        refused = post_later(client, 0.3, "/classify", {"inputs": "短" * 20}).result()
-        assert_error(refused[0], 503, "overloaded")
-        assert "Retry-After" in refused[0].headers and refused[1] - start < 0.6
+    scripted = ScriptedClassifier(tiny_classifier, held=True)
+    with served(scripted, max_queued_chars=50) as client:
+        running = post_later(client, 0, "/classify", {"inputs": "江城"})
+        wait_until(lambda: scripted.calls, "the first call started")
+        queued = post_later(client, 0, "/classify", {"inputs": "长" * 40})
+        wait_until(lambda: queued_chars(client) == 40, "the second request is queued")
+        refused = client.post("/classify", json={"inputs": "短" * 20})
+        assert_error(refused, 503, "overloaded")
+        assert int(refused.headers["Retry-After"]) >= 1
+        scripted.release.set()
         assert running.result()[0].status_code == 200 and queued.result()[0].status_code == 200
+
+
+def test_big_requests_filling_their_lane_do_not_shut_out_short_ones(tiny_classifier):
+    scripted = ScriptedClassifier(tiny_classifier, held=True)
+    with served(scripted, max_batch_chars=100, max_queued_chars=300) as client:
+        two_calls = {"inputs": ["长" * 100, "文" * 100]}  # bigger than one model call: the big lane
+        first = post_later(client, 0, "/classify", two_calls)  # one text in the model, one waiting
+        wait_until(lambda: scripted.calls, "the first call started")
+        second = post_later(client, 0, "/classify", two_calls)
+        wait_until(lambda: queued_chars(client) == 300, "the big lane holds 300 characters")
+        assert_error(client.post("/classify", json=two_calls), 503, "overloaded")
+        short = post_later(client, 0, "/classify", {"inputs": "江城新增就业岗位。"})
+        wait_until(lambda: queued_chars(client) == 309, "the short request is queued")
+        scripted.release.set()
+        assert short.result()[0].status_code == 200
+        assert first.result()[0].status_code == 200 and second.result()[0].status_code == 200
 
 
 def test_a_request_past_the_work_limit_is_refused(tiny_classifier):
@@ -388,27 +430,16 @@ def test_a_request_past_the_work_limit_is_refused(tiny_classifier):
 
 
 def test_the_texts_of_a_client_that_went_away_are_dropped(tiny_classifier):
-    scripted = ScriptedClassifier(tiny_classifier, seconds_per_call=1.0)
+    scripted = ScriptedClassifier(tiny_classifier, held=True)
     with served(scripted) as client:
         running = post_later(client, 0, "/classify", {"inputs": "江城"})
-        time.sleep(0.2)  # that request's model call has started
+        wait_until(lambda: scripted.calls, "the first call started")
         with pytest.raises(httpx.ReadTimeout):
-            client.post("/classify", json={"inputs": "GONE 江城"}, timeout=0.3)
+            client.post("/classify", json={"inputs": "GONE 江城"}, timeout=0.5)
+        wait_until(lambda: queued_chars(client) == 0, "the gone client's texts left the queue")
+        scripted.release.set()
         assert running.result()[0].status_code == 200
-        time.sleep(1.5)  # the model call after the first one would have taken the dropped texts
+        assert client.post("/classify", json={"inputs": "江城新增"}).status_code == 200
         metrics = client.get("/metrics").text
     assert not any("GONE" in t for call in scripted.calls for t in call), scripted.calls
     assert 'route="/classify",status="499"' in metrics
-
-
-def test_big_requests_filling_their_lane_do_not_shut_out_short_ones(tiny_classifier):
-    scripted = ScriptedClassifier(tiny_classifier, seconds_per_call=0.5)
-    with served(scripted, max_batch_chars=100, max_queued_chars=300) as client:
-        two_calls = {"inputs": ["长" * 100, "文" * 100]}  # bigger than one model call: the big lane
-        first = post_later(client, 0, "/classify", two_calls)  # one text in the model, one waiting
-        second = post_later(client, 0.1, "/classify", two_calls)  # the big lane now holds 300 characters
-        refused = post_later(client, 0.2, "/classify", two_calls)
-        short = post_later(client, 0.3, "/classify", {"inputs": "江城新增就业岗位。"})
-        assert_error(refused.result()[0], 503, "overloaded")
-        assert short.result()[0].status_code == 200
-        assert first.result()[0].status_code == 200 and second.result()[0].status_code == 200
