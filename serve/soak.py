@@ -143,7 +143,7 @@ class Soak:
         if case.special == "wrong-token":
             headers["Authorization"] = "Bearer wrong"
         if case.special == "disconnect-mid-body":
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
             writer.write(f"POST /classify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
                          "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n".encode() + b'{"inputs": "')
             await writer.drain()
