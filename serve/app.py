@@ -29,7 +29,7 @@ from paratheme.pages import Block, PageError, read_page
 
 from .batcher import MicroBatcher
 from .docs import add_docs
-from .guard import TOKEN_ENV, GuardAndMeasure, error, resolve_token  # noqa: F401  (TOKEN_ENV: public name)
+from .guard import TOKEN_ENV, GuardAndMeasure, error, resolve_token
 from .handler import (InputError, TextRequest, check_page, format_page, format_pipeline, page_mode, parameters_of,
                       parse_texts, parse_top_k)
 from .limits import ClientGone, Limits, Overloaded, check_work, read_json
