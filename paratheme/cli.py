@@ -57,10 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--token", default=None, help="bearer token required on every route but /health "
-                       "(default: $PARATHEME_TOKEN; none means no authentication)")
+                       "(default: $PARATHEME_TOKEN; none means no authentication; an empty one is an error)")
     serve.add_argument("--max-body-bytes", type=int, default=2 * 1024 * 1024, help="larger bodies get 413")
     serve.add_argument("--max-items", type=int, default=256, help="most texts in one request (422 above)")
     serve.add_argument("--max-chars", type=int, default=20_000, help="most characters in one text (422 above)")
+    serve.add_argument("--request-timeout", type=float, default=30.0, help="seconds a request may wait for the model (503 after)")
     return parser.parse_args(argv)
 
 
@@ -91,13 +92,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "serve":
             try:
-                from serve.app import Limits, serve
+                from serve.app import Limits, resolve_token, serve
             except ImportError as exc:
                 raise CLIError(f"{exc.name} is not installed. To fix: pip install -e '.[serve]'") from exc
 
-            limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items, max_chars=args.max_chars)
+            try:
+                token = resolve_token(args.token)
+            except ValueError as exc:  # an empty token must not read as "no authentication"
+                raise CLIError(str(exc)) from exc
+            limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items, max_chars=args.max_chars,
+                            request_timeout_s=args.request_timeout)
             # Loaded here so that a bad model folder is a one-line error, not a server that fails to start.
-            serve(Classifier.from_pretrained(args.model), args.host, args.port, args.token, limits)
+            serve(Classifier.from_pretrained(args.model), args.host, args.port, token, limits)
     except (CLIError, ModelError, PageError, ViewerError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"paratheme: error: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 """Load benchmark: this server against a naive one that calls ``pipeline`` once per request.
 
     python -m serve.bench [--model model] [--requests 320] [--seconds 60]
+    python -m serve.bench --soak [--minutes 10] [--concurrency 32]   (the soak test: serve/soak.py)
 
 Each server runs alone on loopback (127.0.0.1) while a bounded load generator sends one
 paragraph per request at concurrency 1, 8 and 32 (at most ``--requests`` requests and
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=320, help="most requests per concurrency level")
     parser.add_argument("--seconds", type=float, default=60, help="most seconds per concurrency level")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--soak", action="store_true", help="run the soak test instead (serve/soak.py)")
+    parser.add_argument("--minutes", type=float, default=10, help="soak: how long")
+    parser.add_argument("--concurrency", type=int, default=32, help="soak: clients at once")
+    parser.add_argument("--max-requests", type=int, default=1_000_000, help="soak: most requests in all")
     parser.add_argument("--naive-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -115,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         uvicorn.run(naive_app(args.model), host="127.0.0.1", port=args.port, log_level="warning")
+        return 0
+
+    if args.soak:
+        from .soak import report, soak
+
+        results = soak(args.model, args.minutes, args.concurrency, args.max_requests)
+        report(results)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
         return 0
 
     from paratheme.pages import read_page
