@@ -65,7 +65,7 @@ def server_page() -> str:
 
 def page_view(predictions: Sequence[BlockPrediction], source: str, index: str | None = None) -> str:
     """A standalone view of one page's labeled blocks; ``index`` links back to a batch's index."""
-    page = {"source": source, "blocks": [p.to_dict() for p in predictions], "index": index}
+    page = {"source": source, "blocks": [p.to_dict(structure=True) for p in predictions], "index": index}
     return _viewer_html(page, f"{source} · paratheme")
 
 

@@ -182,7 +182,7 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
 
 
 def page_answer(classifier: Classifier, blocks: list[Block], probs: np.ndarray) -> JSONResponse:
-    probs = classifier.with_page_context([b.text for b in blocks], probs)
+    probs = classifier.with_page_context(blocks, probs)
     return JSONResponse(format_page([classifier.block_prediction(b, row) for b, row in zip(blocks, probs)]))
 
 

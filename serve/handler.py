@@ -105,8 +105,11 @@ def format_pipeline(probs, labels: tuple[str, ...], request: TextRequest) -> lis
 
 
 def format_page(predictions: list[BlockPrediction]) -> dict:
+    """Page mode's answer. ``structure`` is the block's structure record on an HTML page (what the
+    page labeler read: tag path, link share, ...), ``null`` on a text page."""
     return {"blocks": [{"position": p.position, "text": p.text, "label": p.label, "score": p.score,
-                        "theme": p.theme, "boilerplate": p.boilerplate} for p in predictions]}
+                        "theme": p.theme, "boilerplate": p.boilerplate,
+                        "structure": p.structure.to_dict() if p.structure else None} for p in predictions]}
 
 
 def parameters_of(data: Any) -> tuple[Any, dict]:
