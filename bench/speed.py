@@ -84,6 +84,26 @@ def predict_seconds(model: Path, texts: list[str], backend: str = "auto") -> flo
         return time.perf_counter() - start
 
 
+def pages_only(model: Path, test, corpora) -> int:
+    from paratheme.classifier import Classifier
+    from paratheme.corpus import html_file, load_document
+
+    clf = Classifier.from_pretrained(model, backend="onnx-int8")
+    pages = sorted({(e.source, e.doc_id) for e in test if e.source in ("news", "news2")})
+    html_pages = [html_file(source, doc_id, corpora).read_bytes() for source, doc_id in pages]
+    seed_page = "\n".join(b.text for b in load_document("seed", "taiyuan-163", corpora).blocks).encode("utf-8")
+    clf.classify_page(seed_page)  # warm
+    seed_ms = page_times_ms(lambda: clf.classify_page(seed_page), repeat=50)
+    stage = page_stage_cost(clf, html_pages)
+    print(f"{platform.machine()}, {os.cpu_count()} CPU cores, ONNX int8")
+    print(f"seed page (text, 125 blocks), warm, whole classify_page: median {seed_ms[0]:.0f} ms, best {seed_ms[1]:.0f} ms "
+          f"of 50")
+    print(f"{stage['pages']} HTML test pages, median per page: read {stage['read_ms_median']:.1f} ms (structure records "
+          f"included), base model {stage['model_ms_median']:.0f} ms, page labeler {stage['page_stage_ms_median']:.1f} ms; "
+          f"the page labeler adds {stage['page_stage_share_median']:.1%} (median over pages) to reading and the base model")
+    return 0
+
+
 def predict_only(model: Path, texts: list[str]) -> int:
     from transformers import pipeline
 
@@ -109,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", help="corpora folder (default ../shared/corpora)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--predict-only", action="store_true", help="only paratheme predict against the pipeline at batch 32")
+    parser.add_argument("--pages-only", action="store_true",
+                        help="only the page stage's cost on the test HTML pages and the seed page's time (ONNX int8)")
     args = parser.parse_args(argv)
 
     from sklearn.metrics import f1_score
@@ -123,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     texts, gold = [e.text for e in test], [e.label for e in test]
     if args.predict_only:
         return predict_only(args.model, texts)
+    if args.pages_only:
+        return pages_only(args.model, test, args.corpora)
     seed = [b.text for b in load_document("seed", "taiyuan-163", args.corpora).blocks]
     seed_page = "\n".join(seed).encode("utf-8")
     from paratheme.corpus import html_file
