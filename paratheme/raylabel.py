@@ -9,6 +9,7 @@ so the rest of paratheme runs without it.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -36,12 +37,14 @@ def plan_actors(cluster_cpus: float, actors: int | None = None, threads: int | N
     The actors' requests leave one CPU (half of a 2-CPU machine) to Ray's read and write tasks:
     on a 2-CPU local Ray, two actors asking for one CPU each left the read stage nothing, and the
     job hung forever at "3/2 CPU". A request is a scheduling share only; each actor still runs
-    ``threads`` model threads.
+    ``threads`` model threads: by default one per actor and one actor per CPU, or the CPUs
+    shared between the actors asked for.
     """
-    threads = max(1, threads or 1)
-    actors = max(1, actors or int(cluster_cpus // threads) or 1)
+    if threads is None:
+        threads = max(1, int(cluster_cpus // actors)) if actors else 1
+    actors = max(1, actors or int(cluster_cpus // threads))
     free = cluster_cpus - min(1.0, cluster_cpus / 2)
-    cpus = round(min(float(threads), free / actors), 3)
+    cpus = math.floor(min(float(threads), free / actors) * 1000) / 1000  # rounded down: the sum must fit
     return ActorPlan(actors, threads, max(cpus, 0.001))
 
 
@@ -65,7 +68,7 @@ class LabelActor:
 
 
 def label_with_ray(source: Source, folder: Path, fmt: str, model: Path, backend: str = "auto",
-                   actors: int | None = None, threads: int | None = None, batch_pages: int = 16) -> Summary:
+                   actors: int | None = None, threads: int | None = None, batch_pages: int = 4) -> Summary:
     """Label ``source`` into the output ``folder`` on Ray, skipping pages the folder holds already.
 
     Connects to ``$RAY_ADDRESS`` when it is set, uses a Ray session this process has started
@@ -75,6 +78,7 @@ def label_with_ray(source: Source, folder: Path, fmt: str, model: Path, backend:
 
     started = _connect(ray)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         done = done_pages(folder)
         before = {p.name for p in folder.iterdir()}
         plan = plan_actors(ray.cluster_resources().get("CPU", 1.0), actors, threads)
