@@ -36,13 +36,23 @@ def bench_pages(count: int, corpora: Path, folder: Path) -> str:
     source = corpora / "news-pages-html"
     pages = sorted(p for p in source.glob("*.html")) if source.is_dir() else []
     if pages:
-        for page in pages[:count]:
+        chosen = pages[::max(1, len(pages) // count)][:count]  # spread over the sites, not the first site's pages
+        for page in chosen:
             shutil.copy(page, folder / page.name)
-        return f"{min(count, len(pages))} pages of {source}"
+        return f"{len(chosen)} pages of {source} (every {max(1, len(pages) // count)}th by name)"
     example = (REPO / "examples" / "portal-page.html").read_text(encoding="utf-8")
     for i in range(count):
         (folder / f"page-{i:03d}.html").write_text(example.replace("江城市", f"江城{i}市"), encoding="utf-8")
     return f"{count} copies of examples/portal-page.html (corpora not found)"
+
+
+HEADER = f"{'variant':<22} {'seconds':>8} {'pages/s':>8} {'x local':>8} {'start-up s':>10} {'pages/s after':>13}  detail"
+
+
+def format_row(r: dict, local_rate: float) -> str:
+    startup, after = r["startup_seconds"], r["pages_per_second_after_startup"]
+    return (f"{r['variant']:<22} {r['seconds']:8.1f} {r['pages_per_second']:8.2f} {r['pages_per_second'] / local_rate:8.2f} "
+            f"{'' if startup is None else f'{startup:.1f}':>10} {'' if after is None else f'{after:.2f}':>13}  {r['detail']}")
 
 
 def timed(fn):
@@ -53,7 +63,7 @@ def timed(fn):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.batch", description=__doc__.split("\n")[0])
-    parser.add_argument("--pages", type=int, default=20, help="pages to label (default 20)")
+    parser.add_argument("--pages", type=int, default=12, help="pages to label (default 12)")
     parser.add_argument("--model", type=Path, default=REPO / "model")
     parser.add_argument("--corpora", type=Path, default=Path(os.environ.get("PARATHEME_CORPORA") or REPO.parent / "shared" / "corpora"))
     parser.add_argument("--skip-pipeline", action="store_true", help="leave out the (slow) pipeline loop")
@@ -77,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         blocks = sum(len(read_page(p.read_bytes())) for p in source.files)
         cpus = os.cpu_count() or 1
         results = []
+        print(HEADER, flush=True)
 
         def record(name, seconds, startup, detail=""):
             results.append({"variant": name, "seconds": seconds, "pages_per_second": len(source) / seconds,
@@ -84,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                             "pages_per_second_after_startup": (len(source) / (seconds - startup)
                                                                if startup is not None and seconds > startup else None),
                             "detail": detail})
+            print(format_row(results[-1], results[0]["pages_per_second"]), flush=True)
 
         def local(src, out):
             classifier = Classifier.from_pretrained(args.model)
@@ -122,14 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    local_rate = results[0]["pages_per_second"]
     print(f"{origin}: {blocks} blocks; {platform.machine()}, {cpus} CPUs; Ray local start {ray_start:.1f} s (not counted)")
-    print(f"{'variant':<22} {'seconds':>8} {'pages/s':>8} {'x local':>8} {'start-up s':>10} {'pages/s after':>13}  detail")
+    print(HEADER)
     for r in results:
-        after = r["pages_per_second_after_startup"]
-        startup = r["startup_seconds"]
-        print(f"{r['variant']:<22} {r['seconds']:8.1f} {r['pages_per_second']:8.2f} {r['pages_per_second'] / local_rate:8.2f} "
-              f"{'' if startup is None else f'{startup:.1f}':>10} {'' if after is None else f'{after:.2f}':>13}  {r['detail']}")
+        print(format_row(r, results[0]["pages_per_second"]))
     if args.json:
         args.json.write_text(json.dumps({"pages": len(source), "blocks": blocks, "source": origin, "cpus": cpus,
                                          "results": results}, indent=1), encoding="utf-8")

@@ -25,8 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="paratheme", description="Label every paragraph of a Chinese page with its theme.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    classify = sub.add_parser("classify", help="label the blocks of one page (text or HTML)")
-    classify.add_argument("page", help="a page file, or - for standard input")
+    classify = sub.add_parser("classify", help="label the blocks of one page (text or HTML), or of many with --jsonl")
+    classify.add_argument("page", help="a page file, or - for standard input; with --jsonl, a folder, glob or JSONL file")
     classify.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
     shape = classify.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print every block as JSON")
@@ -253,7 +253,7 @@ def _read_file(path: Path) -> bytes:
     if not path.exists():
         raise CLIError(f"page file {path} not found")
     if path.is_dir():
-        raise CLIError(f"{path} is a folder, not a page file")
+        raise CLIError(f"{path} is a folder, not a page file (to label every page in it: --jsonl OUT)")
     return path.read_bytes()
 
 

@@ -87,10 +87,10 @@ def label_with_ray(source: Source, folder: Path, fmt: str, model: Path, backend:
         summary = Summary(skipped=len(done))
         if source.jsonl is None:
             todo = [path for path in source.files if source.page_id(path) not in done]
-            unreadable = [path for path in todo if not os.access(path, os.R_OK)]
+            unreadable = {path for path in todo if not os.access(path, os.R_OK)}
             if unreadable:  # Ray would stop the whole job on a file it cannot open.
-                _write_errors(folder, fmt, [(source.page_id(p), "Permission denied") for p in unreadable], model)
-                todo = [path for path in todo if path not in set(unreadable)]
+                _write_errors(folder, fmt, [(source.page_id(p), "Permission denied") for p in sorted(unreadable)], model)
+                todo = [path for path in todo if path not in unreadable]
             if todo:
                 dataset = ray.data.read_binary_files([str(p.resolve()) for p in todo], include_paths=True,
                                                      num_cpus=IO_TASK_CPUS)
@@ -101,14 +101,15 @@ def label_with_ray(source: Source, folder: Path, fmt: str, model: Path, backend:
             _run(ray, dataset, folder, fmt, model, backend, plan, batch_pages, "", frozenset(done))
             expected = set()
         new_parts = [p for p in folder.iterdir() if p.name not in before]
-        _summarise(new_parts, summary)
+        returned = _summarise(new_parts, summary)
         # Every page sent to Ray must come back; one that did not is reported, not lost.
-        missing = sorted(expected - {page for page, _ in summary.errors} - _pages_in(new_parts))
+        missing = sorted(expected - returned)
         if missing:
             print(f"paratheme: warning: {len(missing)} page(s) did not come back from Ray; written as error rows",
                   file=sys.stderr)
-            _write_errors(folder, fmt, [(page, "not labeled by the Ray job") for page in missing], model)
-            summary.errors.extend((page, "not labeled by the Ray job") for page in missing)
+            errors = [(page, "not labeled by the Ray job") for page in missing]
+            _write_errors(folder, fmt, errors, model)
+            summary.errors.extend(errors)
             summary.pages += len(missing)
         return summary
     finally:
@@ -172,14 +173,8 @@ def _labels(model: Path) -> tuple[str, ...]:
     return tuple(config["id2label"][str(i)] for i in range(len(config["id2label"])))
 
 
-def _pages_in(parts: list[Path]) -> set[str]:
-    pages: set[str] = set()
-    for part in parts:
-        pages.update(page for page, _ in _page_errors(part))
-    return pages
-
-
-def _summarise(parts: list[Path], summary: Summary) -> None:
+def _summarise(parts: list[Path], summary: Summary) -> set[str]:
+    """Count the pages, blocks and error pages in the parts a run wrote; return their page ids."""
     seen: set[str] = set()
     for part in parts:
         for page, error in _page_errors(part):
@@ -189,6 +184,7 @@ def _summarise(parts: list[Path], summary: Summary) -> None:
                 summary.pages += 1
                 if error is not None:
                     summary.errors.append((page, error))
+    return seen
 
 
 def _page_errors(part: Path):
