@@ -165,13 +165,27 @@ def iter_pages(source: Source, skip: set[str] | frozenset[str] = frozenset()) ->
             if page_id not in skip:
                 yield Page(page_id, path=str(path))
         return
-    try:
-        for number, row in read_rows(source.jsonl):
-            page = page_from_row(row, where=f"{source.jsonl.name}:{number}")
-            if page.id not in skip:
-                yield page
-    except (RowError, UnicodeDecodeError) as exc:
-        raise BatchError(f"{source.jsonl}: {one_line(exc)}") from exc
+    for page in _jsonl_pages(source.jsonl):
+        if page.id not in skip:
+            yield page
+
+
+def _jsonl_pages(path: Path) -> Iterator[Page]:
+    # Line by line, not jsonl.read_rows: here a bad line is one error row, not the end of the run.
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path.name}:{number}"
+            try:
+                row = json.loads(raw.rstrip(b"\r\n").decode("utf-8"))
+            except UnicodeDecodeError:
+                yield Page(where, error="line is not UTF-8 text")
+                continue
+            except json.JSONDecodeError as exc:
+                yield Page(where, error=f"not valid JSON ({exc.msg})")
+                continue
+            yield page_from_row(row, where) if isinstance(row, dict) else Page(where, error="each row must be a JSON object")
 
 
 def page_from_row(row: dict, where: str | None = None) -> Page:

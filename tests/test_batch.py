@@ -124,15 +124,19 @@ def test_label_reads_a_jsonl_source_with_error_rows_for_bad_rows(tiny_model, tmp
     source = tmp_path / "pages.jsonl"
     rows = [{"id": "h", "html": html_page("标题", SENTENCES[:2])}, {"id": 7, "text": "\n".join(SENTENCES[2:5])},
             {"id": "both", "html": "<p>甲</p>", "text": "乙"}, {"text": "没有编号"}, {"id": "blank", "text": "   "}]
-    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + '{"id": "cut", "te\n{"id": NaN, "text": "甲"}\n'
+    source.write_bytes(lines.encode("utf-8") + '{"id": "gbk", "text": "乙"}\n'.encode("gbk"))
     code, _, err = run(["label", str(source), "--output", str(tmp_path / "out"), "--model", str(tiny_model)], capsys)
-    assert code == 0 and "labeled 2 pages" in err and "3 could not be read" in err
+    assert code == 0 and "labeled 2 pages" in err and "6 could not be read" in err
     out = read_parts(tmp_path / "out")
     assert [r["text"] for r in out if r["page"] == "7"] == SENTENCES[2:5]
     assert SENTENCES[0] in [r["text"] for r in out if r["page"] == "h"]
     errors = {r["page"]: r["error"] for r in out if r["error"]}
     assert errors == {"both": 'each row needs one string field, "html" or "text"',
-                      "pages.jsonl:4": 'each row needs an "id" that is a string or an integer', "blank": "page is empty"}
+                      "pages.jsonl:4": 'each row needs an "id" that is a string or an integer', "blank": "page is empty",
+                      "pages.jsonl:6": "not valid JSON (Unterminated string starting at)",
+                      "pages.jsonl:7": 'each row needs an "id" that is a string or an integer',
+                      "pages.jsonl:8": "line is not UTF-8 text"}
 
 
 @pytest.mark.parametrize("argv_tail,message", [
