@@ -61,6 +61,14 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
+def cpu_timed(fn):
+    """Wall seconds, and this process's CPU seconds (all threads): on a machine shared with other
+    work, CPU seconds per page is the steadier measure of what a page costs."""
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.batch", description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=12, help="pages to label (default 12)")
@@ -104,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             writer.close()
             return classifier.backend_name
 
-        startup, backend = timed(lambda: local(one_page, work / "local-1"))
-        seconds, _ = timed(lambda: local(source, work / "local"))
-        record("local, 1 process", seconds, startup, f"{backend}, {cpus} threads")
+        startup, startup_cpu = cpu_timed(lambda: local(one_page, work / "local-1"))
+        seconds, cpu = cpu_timed(lambda: local(source, work / "local"))
+        backend = Classifier.from_pretrained(args.model).backend_name
+        record("local, 1 process", seconds, startup,
+               f"{backend}, {cpus} threads; {(cpu - startup_cpu) / len(source):.2f} CPU s/page after start-up")
 
         started = time.perf_counter()
         ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING", address="local")
@@ -129,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 for path in source.files:
                     classify([b.text for b in read_page(path.read_bytes())], truncation=True, max_length=512)
 
-            seconds, _ = timed(pipeline_loop)
-            record("pipeline loop", seconds, None, "PyTorch, batch 1, page by page")
+            seconds, cpu = cpu_timed(pipeline_loop)
+            record("pipeline loop", seconds, None, f"PyTorch, batch 1, page by page; {cpu / len(source):.2f} CPU s/page")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
