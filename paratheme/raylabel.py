@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch import (LabeledPage, Page, PartsFolder, Source, Summary, done_pages, jsonl_lines, label_page,
+from .batch import (BatchError, LabeledPage, Page, PartsFolder, Source, Summary, done_pages, jsonl_lines, label_page,
                     page_from_row, rows_table)
 from .classifier import Classifier
 
@@ -98,7 +99,13 @@ def label_with_ray(source: Source, folder: Path, fmt: str, model: Path, backend:
             expected = {source.page_id(p) for p in todo}
         else:
             dataset = ray.data.read_json(str(source.jsonl), lines=True, num_cpus=IO_TASK_CPUS)
-            _run(ray, dataset, folder, fmt, model, backend, plan, batch_pages, "", frozenset(done))
+            try:
+                _run(ray, dataset, folder, fmt, model, backend, plan, batch_pages, "", frozenset(done))
+            except Exception as exc:  # noqa: BLE001 - Ray wraps the reader's error in its own types
+                cause = _root_cause(exc)
+                raise BatchError(f"the Ray job stopped on {source.jsonl} ({cause}). Ray's JSON reader stops on a "
+                                 "malformed line or on ids of mixed types; --engine local writes those lines as "
+                                 "error rows. Pages finished so far are kept.") from exc
             expected = set()
         new_parts = [p for p in folder.iterdir() if p.name not in before]
         returned = _summarise(new_parts, summary)
@@ -115,6 +122,12 @@ def label_with_ray(source: Source, folder: Path, fmt: str, model: Path, backend:
     finally:
         if started:
             ray.shutdown()
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost ``SomeError: message`` line of a Ray error, whose text is a remote traceback."""
+    lines = [line.strip() for line in str(exc).splitlines() if re.match(r"\s*[\w.]+(Error|Exception): ", line)]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _connect(ray) -> bool:

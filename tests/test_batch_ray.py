@@ -105,3 +105,9 @@ def test_ray_reads_jsonl_sources_and_writes_jsonl_like_local(tiny_model, tmp_pat
     code, err = label([*args, "--output", str(tmp_path / "ray"), "--engine", "ray"], capsys)
     assert code == 0 and "labeled 7 pages" in err and "1 could not be read" in err
     assert_same_blocks(rows_of(tmp_path / "ray"), rows_of(tmp_path / "local"))
+    # Ray's JSON reader cannot skip a malformed line: the job stops with one line that says so.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "甲"}\n{"id": "b", "te\n', encoding="utf-8")
+    code, err = label([str(bad), "--model", str(tiny_model), "--output", str(tmp_path / "bad"), "--engine", "ray"], capsys)
+    [line] = [line for line in err.splitlines() if line.startswith("paratheme: error:")]
+    assert code == 1 and "the Ray job stopped on" in line and "--engine local writes those lines as error rows" in line
