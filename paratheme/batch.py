@@ -134,6 +134,11 @@ class Source:
     def page_id(self, path: str | Path) -> str:
         return Path(os.path.relpath(path, self.root)).as_posix()
 
+    def excluding(self, folder: Path) -> "Source":
+        """The same source without the files under ``folder`` (an output folder inside the pages)."""
+        folder = folder.resolve()
+        return Source(self.root, tuple(p for p in self.files if not p.resolve().is_relative_to(folder)), self.jsonl)
+
     def __len__(self) -> int:
         return len(self.files) if self.jsonl is None else count_lines(self.jsonl)
 

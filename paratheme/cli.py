@@ -149,8 +149,8 @@ def format_table(predictions: list[BlockPrediction]) -> str:
 def label(args: argparse.Namespace) -> int:
     from . import batch
 
-    source = batch.open_source(args.pages)
     output = args.output
+    source = batch.open_source(args.pages).excluding(output)
     if args.engine == "ray":
         try:
             import ray  # noqa: F401
@@ -159,8 +159,9 @@ def label(args: argparse.Namespace) -> int:
         from .raylabel import label_with_ray
 
         batch.PartsFolder(output, args.format, ())  # a clear error for a bad output before Ray starts
-        summary = label_with_ray(source, output, args.format, args.model or default_model_path(), args.backend,
-                                 args.num_actors, args.threads)
+        with _stop_on_sigterm():  # so that a Ray this run started is shut down
+            summary = label_with_ray(source, output, args.format, args.model or default_model_path(), args.backend,
+                                     args.num_actors, args.threads)
     else:
         classifier = Classifier.from_pretrained(args.model, backend=args.backend, threads=args.threads)
         writer = batch.PartsFolder(output, args.format, classifier.labels)

@@ -120,6 +120,16 @@ def test_label_resumes_and_writes_each_page_once(tiny_model, corpus, tmp_path, c
         assert positions == [None] or positions == list(range(len(positions)))
 
 
+def test_label_into_a_folder_inside_the_pages_never_reads_its_own_output(tiny_model, tmp_path, capsys):
+    (tmp_path / "a.txt").write_text(SENTENCES[0], encoding="utf-8")
+    for _ in range(2):
+        code, _, err = run(["label", str(tmp_path), "--output", str(tmp_path / "labels"), "--model", str(tiny_model),
+                            "--format", "jsonl"], capsys)
+        assert code == 0
+    assert "labeled 0 pages" in err and "1 already there" in err
+    assert [r["page"] for r in read_parts(tmp_path / "labels")] == ["a.txt"]
+
+
 def test_label_reads_a_jsonl_source_with_error_rows_for_bad_rows(tiny_model, tmp_path, capsys):
     source = tmp_path / "pages.jsonl"
     rows = [{"id": "h", "html": html_page("标题", SENTENCES[:2])}, {"id": 7, "text": "\n".join(SENTENCES[2:5])},
