@@ -192,9 +192,6 @@ def _read(page: str) -> bytes:
     return path.read_bytes()
 
 
-def _reason(exc: Exception) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

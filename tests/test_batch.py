@@ -192,8 +192,8 @@ def test_predict_page_rows_get_the_same_labels_as_the_page_path(tiny_model, clas
 
 
 @pytest.mark.parametrize("content,message", [
-    ("gbk", "is not UTF-8 text"),
-    ('{"id": 1, "text": "abc\\ud800"}\n', "in.jsonl:1: text holds a lone surrogate"),
+    ("gbk", "not UTF-8"),
+    ('{"id": 1, "text": "abc\\ud800"}\n', "in.jsonl:1: a string holds a lone surrogate"),
     ('{"id": 1, "text": "好", "doc_id": ["a"], "position": 0}\n', "in.jsonl:1: doc_id must be a string or an integer"),
     ('{"id": 1, "text": "好"}\n{"id": NaN, "text": "好"}\n', "in.jsonl:2: id nan holds NaN or Infinity"),
     ('{"id": {"x": Infinity}, "text": "好"}\n', "in.jsonl:1: id {'x': inf} holds NaN or Infinity"),
