@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from .classifier import BACKENDS, BlockPrediction, Classifier, ModelError, default_model_path
-from .jsonl import RowError, read_rows
+from .batch import FORMATS, BatchError
 from .pages import PageError
 from .viewer import ViewerError, write_views
 
@@ -24,8 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="paratheme", description="Label every paragraph of a Chinese page with its theme.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    classify = sub.add_parser("classify", help="label the blocks of one page (text or HTML)")
-    classify.add_argument("page", nargs="+", help="a page file, or - for standard input (with --html: also several pages or a folder)")
+    classify = sub.add_parser("classify", help="label the blocks of one page (text or HTML); of many with --jsonl or --html")
+    classify.add_argument("page", nargs="+", help="a page file, or - for standard input; with --jsonl, a folder, glob or JSONL "
+                          "file; with --html, also several pages or a folder")
     classify.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
     shape = classify.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print every block as JSON")
@@ -36,6 +39,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           help="with --json: add each block's structure record (tag path, link share, ...)")
     classify.add_argument("--kind", choices=("auto", "html", "text"), default="auto", help="how to read the page")
     classify.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: fastest present)")
+    classify.add_argument("--jsonl", type=Path, default=None, metavar="OUT",
+                          help="label every page of a folder, glob or JSONL source into OUT, one row per block "
+                               "(the simple form of `paratheme label`)")
+
+    label = sub.add_parser("label", help="label a corpus: a folder, glob or JSONL of pages, locally or on Ray")
+    label.add_argument("pages", help='a folder, a glob (quote it) or a JSONL file of rows {"id", "html" | "text"}')
+    label.add_argument("--output", required=True, type=Path, help="output folder of part files; re-running resumes")
+    label.add_argument("--format", choices=FORMATS, default="parquet")
+    label.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process; ray: Ray Data ($RAY_ADDRESS, else a local Ray)")
+    label.add_argument("--num-actors", type=int, default=None, help="Ray actors (default: the cluster's CPUs / threads)")
+    label.add_argument("--threads", type=int, default=None,
+                       help="model threads (local default: every core; Ray default: 1 per actor)")
+    label.add_argument("--model", type=Path, default=None, help=f"model folder (default {default_model_path()})")
+    label.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: fastest present)")
 
     predict = sub.add_parser("predict", help="label rows of a JSONL file")
     predict.add_argument("--input", required=True, type=Path, help='JSONL rows {"id", "text"} (optional "doc_id", "position")')
@@ -70,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "classify":
-            return classify(args)
+            return classify_batch(args) if args.jsonl else classify(args)
+        if args.command == "label":
+            return label(args)
         if args.command == "predict":
             return predict(args)
         if args.command == "train":
@@ -104,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                             request_timeout_s=args.request_timeout)
             # Loaded here so that a bad model folder is a one-line error, not a server that fails to start.
             serve(Classifier.from_pretrained(args.model), args.host, args.port, token, limits)
-    except (CLIError, ModelError, PageError, ViewerError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (CLIError, BatchError, ModelError, PageError, ViewerError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"paratheme: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -156,74 +176,117 @@ def format_table(predictions: list[BlockPrediction]) -> str:
     return "\n".join(lines)
 
 
-def predict(args: argparse.Namespace) -> int:
+def label(args: argparse.Namespace) -> int:
+    from . import batch
+
+    output = args.output
+    source = batch.open_source(args.pages).excluding(output)
+    if args.engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise CLIError("ray is not installed. To fix: pip install -e '.[ray]'") from exc
+        from .raylabel import label_with_ray
+
+        batch.PartsFolder(output, args.format, ())  # a clear error for a bad output before Ray starts
+        with _stop_on_sigterm():  # so that a Ray this run started is shut down
+            summary = label_with_ray(source, output, args.format, args.model or default_model_path(), args.backend,
+                                     args.num_actors, args.threads)
+    else:
+        classifier = Classifier.from_pretrained(args.model, backend=args.backend, threads=args.threads)
+        writer = batch.PartsFolder(output, args.format, classifier.labels)
+        done = batch.done_pages(output)
+        with _stop_on_sigterm():
+            try:
+                summary = batch.label_local(classifier, batch.iter_pages(source, skip=done), writer,
+                                            total=max(0, len(source) - len(done)), on_error=_report_page_error)
+            finally:
+                writer.close()  # the pages labeled so far are kept, for the next run to skip
+        summary.skipped = len(done)
+    _print_summary(summary, output)
+    return 0
+
+
+def classify_batch(args: argparse.Namespace) -> int:
+    """``classify SOURCE --jsonl OUT``: the local engine of ``label``, into one JSONL file."""
+    from . import batch
+
+    if len(args.page) > 1:
+        raise CLIError("--jsonl takes one source: a folder, a glob (quote it) or a JSONL file")
+    if args.page[0] == "-":
+        raise CLIError("--jsonl labels a folder, a glob or a JSONL file, not standard input")
+    if args.kind != "auto":
+        raise CLIError("--kind applies to one page; a batch reads each page by its content")
+    source = batch.open_source(args.page[0])
+    classifier = Classifier.from_pretrained(args.model, backend=args.backend)
+    writer = batch.JsonlFile(args.jsonl)
+    with _stop_on_sigterm():
+        try:
+            summary = batch.label_local(classifier, batch.iter_pages(source), writer, total=len(source),
+                                        on_error=_report_page_error)
+        except BaseException:
+            writer.discard()
+            raise
+        writer.close()
+    _print_summary(summary, args.jsonl)
+    return 0
+
+
+def _report_page_error(page: str, error: str) -> None:
     from tqdm import tqdm
+
+    tqdm.write(f"paratheme: skipped {page}: {error}", file=sys.stderr)
+
+
+def _print_summary(summary, output: Path) -> None:
+    skipped = f"; {summary.skipped} already there" if summary.skipped else ""
+    print(f"labeled {summary.pages - len(summary.errors)} pages ({summary.blocks} blocks) into {output}; "
+          f"{len(summary.errors)} could not be read (error rows){skipped}", file=sys.stderr)
+
+
+def predict(args: argparse.Namespace) -> int:
+    from .batch import predict_file
 
     if args.batch_size < 1 or args.chunk_rows < 1:
         raise CLIError("--batch-size and --chunk-rows must be at least 1")
+    if args.input.is_dir():
+        raise CLIError(f"--input {args.input} is a folder, not a JSONL file")
     if not args.input.is_file():
         raise CLIError(f"input file {args.input} not found")
+    if args.output.is_dir():
+        raise CLIError(f"--output {args.output} is a folder; give a file name")
+    if args.output.resolve() == args.input.resolve():
+        raise CLIError("--output is the --input file; writing there would destroy the input")
     classifier = Classifier.from_pretrained(args.model, backend=args.backend, batch_size=args.batch_size)
-    total = sum(1 for line in open(args.input, encoding="utf-8") if line.strip())
-    written = 0
-    # Write to a temporary name and rename at the end, so a failure halfway never leaves
-    # a partial file that looks complete.
-    partial = args.output.with_name(args.output.name + ".partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as out, tqdm(total=total, unit="row", file=sys.stderr) as bar:
-            for rows in _row_chunks(args.input, args.chunk_rows):
-                probs = _with_page_context(classifier, rows, classifier.predict_proba([r["text"] for r in rows], bar.update))
-                for row, p in zip(rows, probs):
-                    label = classifier.labels[int(p.argmax())]
-                    scores = {name: round(float(v), 6) for name, v in zip(classifier.labels, p)}
-                    out.write(json.dumps({"id": row["id"], "label": label, "scores": scores}, ensure_ascii=False) + "\n")
-                    written += 1
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(args.output)
+    with _stop_on_sigterm():
+        written = predict_file(classifier, args.input, args.output, args.chunk_rows)
     print(f"wrote {written} predictions to {args.output} ({classifier.backend_name} backend)", file=sys.stderr)
     return 0
 
 
-def _with_page_context(classifier: Classifier, rows: list[dict], probs):
-    """Rows that carry ``doc_id`` and ``position`` are pages: revise them with the page context.
-    (A page whose rows straddle two chunks is revised in two parts.)"""
-    if classifier.page_model is None:
-        return probs
-    pages: dict = {}
-    for i, row in enumerate(rows):
-        if "doc_id" in row and isinstance(row.get("position"), int):
-            pages.setdefault(row["doc_id"], []).append(i)
-    for indices in pages.values():
-        indices.sort(key=lambda i: rows[i]["position"])
-        probs[indices] = classifier.with_page_context([rows[i]["text"] for i in indices], probs[indices])
-    return probs
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """Turn SIGTERM into SystemExit(143), so that cleanup (removing a ``.partial`` file, writing the
+    pages done so far) runs as it does on Ctrl-C instead of the process dying mid-write."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signal.SIGTERM)
 
-
-def _row_chunks(path: Path, size: int):
-    chunk: list[dict] = []
     try:
-        for number, row in read_rows(path):
-            if "id" not in row or not isinstance(row.get("text"), str):
-                raise CLIError(f'{path}:{number}: each row needs "id" and a string "text"')
-            if not row["text"].strip():
-                raise CLIError(f"{path}:{number}: text is empty")
-            chunk.append(row)
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    except RowError as exc:
-        raise CLIError(str(exc)) from exc
-    if chunk:
-        yield chunk
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _read_file(path: Path) -> bytes:
     if not path.exists():
         raise CLIError(f"page file {path} not found")
     if path.is_dir():
-        raise CLIError(f"{path} is a folder, not a page file")
+        raise CLIError(f"{path} is a folder, not a page file (to label every page in it: --jsonl OUT)")
     return path.read_bytes()
 
 

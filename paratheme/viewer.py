@@ -116,21 +116,19 @@ def _write_batch(pages: Sequence[str], out: Path, load: Callable[[], Classifier]
     files = _page_files(pages, exclude=out)
     if not files:
         raise ViewerError(f"no page files ({' '.join(PAGE_SUFFIXES)}) in {' '.join(pages)}")
-    classifier = None
+    from .batch import Page, label_pages
+
+    classifier = load()
     summaries: list[PageSummary] = []
     taken: set[str] = set()
-    # batch: switch to paratheme.batch when merged
-    for path, name in files:
-        try:
-            blocks = read_page(_read(str(path)), kind=kind)
-        except (OSError, PageError) as exc:
-            summaries.append(PageSummary(name, None, error=_reason(exc)))
+    labeled = label_pages(classifier, (Page(name, path=str(path), kind=kind) for path, name in files))
+    for page in labeled:
+        if page.error is not None:
+            summaries.append(PageSummary(page.page, None, error=page.error))
             continue
-        classifier = classifier or load()
-        predictions = classifier.classify_blocks(blocks)
-        view = _view_name(name, taken)
-        _write(out / view, page_view(predictions, name, index="../" * view.count("/") + INDEX))
-        summaries.append(PageSummary.of(name, view, predictions))
+        view = _view_name(page.page, taken)
+        _write(out / view, page_view(page.blocks, page.page, index="../" * view.count("/") + INDEX))
+        summaries.append(PageSummary.of(page.page, view, page.blocks))
     unread = sum(s.error is not None for s in summaries)
     lead = f"{len(summaries)} pages from {', '.join(pages)}" + (f"; {unread} could not be read." if unread else ".")
     _write(out / INDEX, index_html(summaries, lead))
@@ -193,9 +191,6 @@ def _read(page: str) -> bytes:
         raise PageError(f"{path} is a folder, not a page file")
     return path.read_bytes()
 
-
-def _reason(exc: Exception) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _write(path: Path, text: str) -> None:
