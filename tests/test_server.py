@@ -96,7 +96,8 @@ def test_classify_page_mode_and_page_route_give_blocks_in_order(server):
         blocks = response.json()["blocks"]
         assert [b["position"] for b in blocks] == list(range(25))
         for b in blocks:
-            assert set(b) == {"position", "text", "label", "score", "theme", "boilerplate"}
+            assert set(b) == {"position", "text", "label", "score", "theme", "boilerplate", "structure"}
+            assert b["structure"]["tag"] and b["structure"]["path"]  # an HTML page: every block has its record
             assert b["boilerplate"] == (b["label"] == "boilerplate")
             assert b["theme"] == (b["label"] if b["label"] not in ("other", "boilerplate") else None)
 

@@ -91,7 +91,7 @@ def test_get_root_serves_the_viewer_without_the_token_and_the_api_still_needs_it
 def test_classify_html_writes_one_standalone_view(tiny_model, tmp_path, capsys):
     out = tmp_path / "view.html"
     assert main(["classify", str(EXAMPLE_PAGE), "--html", str(out), "--model", str(tiny_model)]) == 0
-    assert main(["classify", str(EXAMPLE_PAGE), "--json", "--model", str(tiny_model)]) == 0
+    assert main(["classify", str(EXAMPLE_PAGE), "--json", "--structure", "--model", str(tiny_model)]) == 0
     expected = json.loads(capsys.readouterr().out)["blocks"]
     page = embedded_page(out.read_text(encoding="utf-8"))
     assert page["source"] == "portal-page.html" and page["index"] is None

@@ -318,13 +318,12 @@ def test_standalone_views_open_from_disk(browser, classifier, cli_blocks, tmp_pa
 
 def test_a_block_structure_record_is_shown_when_present(browser, tmp_path):
     from paratheme.classifier import BlockPrediction
+    from paratheme.pages import read_page
     from paratheme.viewer import page_view
 
-    class WithStructure(BlockPrediction):  # what a block looks like once the page model attaches a record
-        def to_dict(self):
-            return {**super().to_dict(), "structure": {"tag": "p", "depth": 4, "path": ["body", "div.article", "p"]}}
-
-    blocks = [WithStructure(0, "江城新建公园三处。", "ecology", 0.9, {"ecology": 0.9}),
+    # The page reader attaches a structure record to every block of an HTML page.
+    record = read_page("<html><body><div class='article'><p>江城新建公园三处。</p></div></body></html>")[0].structure
+    blocks = [BlockPrediction(0, "江城新建公园三处。", "ecology", 0.9, {"ecology": 0.9}, record),
               BlockPrediction(1, "返回顶部", "boilerplate", 0.95, {"boilerplate": 0.95})]
     view = tmp_path / "structure.html"
     view.write_text(page_view(blocks, "structure"), encoding="utf-8")
@@ -333,4 +332,6 @@ def test_a_block_structure_record_is_shown_when_present(browser, tmp_path):
     records = browser.run("""return [...document.querySelectorAll('#blocks .block')].map((b) => {
         const d = b.querySelector('details.structure');
         return d && [...d.querySelectorAll('dt')].map((t) => [t.textContent, t.nextElementSibling.textContent]); });""")
-    assert records == [[["tag", "p"], ["depth", "4"], ["path", '["body","div.article","p"]']], None]
+    shown = dict(records[0])
+    assert shown["tag"] == "p" and shown["path"] == record.path and shown["attrs"] == record.attrs
+    assert len(shown) == len(record.to_dict()) and records[1] is None
