@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from contextlib import asynccontextmanager
 
@@ -37,6 +38,7 @@ from .limits import ClientGone, Limits, Overloaded, check_work, read_json
 from .metrics import Metrics
 
 logger = logging.getLogger("paratheme.serve")
+SWITCH_INTERVAL_S = 0.001
 # How often a request waiting for the model checks that its client is still there.
 DISCONNECT_POLL_S = 0.1
 
@@ -190,4 +192,8 @@ def serve(classifier: Classifier, host: str, port: int, token: str | None, limit
     import uvicorn
 
     logger.setLevel(logging.INFO)  # the start-up lines (authentication on or off) and client disconnects
+    # Reading pages, their features and JSON answers run in worker threads that hold the GIL; the
+    # event loop (and /health) waits up to one switch interval for each of them. 1 ms instead of
+    # Python's 5 ms keeps /health answering while big pages are worked on.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     uvicorn.run(create_app(token=token, limits=limits, classifier=classifier), host=host, port=port, log_level="info")
