@@ -58,6 +58,11 @@ def start(kind: str, model: str, port: int) -> subprocess.Popen:
     else:
         command = [sys.executable, "-m", "serve.bench", "--naive-server", "--model", model, "--port", str(port)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_until_healthy(process, port, f"{kind} server did not start")
+
+
+def wait_until_healthy(process: subprocess.Popen, port: int, failure: str) -> subprocess.Popen:
+    """``process`` once its ``/health`` answers 200 (two minutes at most; then it is killed)."""
     import httpx
 
     deadline = time.time() + 120
@@ -68,7 +73,7 @@ def start(kind: str, model: str, port: int) -> subprocess.Popen:
         except httpx.TransportError:
             time.sleep(0.3)
     process.kill()
-    raise RuntimeError(f"{kind} server did not start")
+    raise RuntimeError(failure)
 
 
 async def load(port: int, texts: list[str], concurrency: int, max_requests: int, max_seconds: float) -> dict:

@@ -213,20 +213,12 @@ def probe_health(base: str, seconds: float, results) -> None:
 
 
 def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
-    import httpx
+    from .bench import wait_until_healthy
 
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "paratheme.cli", "serve", "--model", model, "--host", "127.0.0.1",
                                     "--port", str(port), "--token", TOKEN], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"the server did not start; its log: {log}")
+    return wait_until_healthy(process, port, f"the server did not start; its log: {log}")
 
 
 def soak(model: str, minutes: float, concurrency: int, max_requests: int) -> dict:
