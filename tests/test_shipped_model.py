@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from conftest import SHIPPED_MODEL, needs_shipped_model
 from paratheme.labels import LABELS
 

@@ -11,7 +11,6 @@ such a change and check it after.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 from pathlib import Path
 

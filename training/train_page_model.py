@@ -16,13 +16,12 @@ and written into ``page_model.json``.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from paratheme.page_model import is_html
+from paratheme.page_model import is_html, revised
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -134,13 +133,6 @@ def page_matrix(pages: list[Page], labels):
     return [f for f, _ in features], features[0][1]
 
 
-def combine(probs: np.ndarray, p_bp: np.ndarray, weights, b: int) -> np.ndarray:
-    from paratheme.page_model import theme_distribution, theme_features
-
-    content = theme_distribution(*theme_features(probs, b), weights)
-    return np.insert(content * (1 - p_bp)[:, None], b, p_bp, axis=1)
-
-
 def scores(gold: np.ndarray, predicted: np.ndarray, n_labels: int, b: int) -> dict:
     from sklearn.metrics import f1_score
 
@@ -164,7 +156,7 @@ def cross_validate(pages, matrices, names, labels, held_out: list[int], group: s
         weights = fit_theme_weights([pages[i] for i in train], b)
         for i in test:
             p_bp = booster.predict(matrices[i][:, columns]) if is_html(pages[i].blocks) else pages[i].probs[:, b]
-            page_predicted = combine(pages[i].probs, p_bp, weights, b).argmax(axis=1)
+            page_predicted = revised(pages[i].probs, p_bp, weights, b).argmax(axis=1)
             predicted.append(page_predicted)
             gold.append(pages[i].gold)
             if (pages[i].gold != b).any():

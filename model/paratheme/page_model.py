@@ -198,6 +198,13 @@ def theme_distribution(own: np.ndarray, neighbours: np.ndarray, weights) -> np.n
     return z / z.sum(axis=1, keepdims=True)
 
 
+def revised(probs: np.ndarray, p_bp: np.ndarray, theme_weights, boilerplate_index: int) -> np.ndarray:
+    """A page's probabilities from the base model's (``probs``), the page stage's boilerplate
+    probability per block and the two theme weights; rows sum to 1."""
+    content = theme_distribution(*theme_features(probs, boilerplate_index), theme_weights)
+    return np.insert(content * (1 - p_bp)[:, None], boilerplate_index, p_bp, axis=1)
+
+
 @dataclass
 class PageModel:
     """The fitted page labeler: LightGBM trees for boilerplate, two weights for themes."""
@@ -241,5 +248,4 @@ class PageModel:
             return probs
         b = list(labels).index("boilerplate")
         p_bp = self.boilerplate_probability(self.features(blocks, probs, labels)) if is_html(blocks) else probs[:, b]
-        content = theme_distribution(*theme_features(probs, b), self.theme_weights)
-        return np.insert(content * (1 - p_bp)[:, None], b, p_bp, axis=1).astype(probs.dtype)
+        return revised(probs, p_bp, self.theme_weights, b).astype(probs.dtype)
