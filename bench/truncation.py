@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             clf = Classifier.from_pretrained(args.model, backend=args.backend, max_length=length,
                                              head_fraction=head_fraction)
             if long is None:  # blocks the training window could not hold: where the cut matters
-                token_counts = [len(ids) for ids in clf.tokenizer([e.text for e in examples], verbose=False)["input_ids"]]
+                token_counts = [len(e.ids) for e in clf.tokenizer.encode_batch([e.text for e in examples])]
                 long = np.array(token_counts) > TRAINING_LENGTH
                 print(f"({int(long.sum())} blocks are longer than {TRAINING_LENGTH} tokens)")
             predicted = np.empty(len(examples), dtype=object)

@@ -102,9 +102,9 @@ class RecordingTokenizer:
     def __init__(self, tokenizer):
         self.tokenizer, self.longest = tokenizer, 0
 
-    def __call__(self, texts, **kwargs):
+    def encode_batch(self, texts, **kwargs):
         self.longest = max([self.longest, *map(len, texts)])
-        return self.tokenizer(texts, **kwargs)
+        return self.tokenizer.encode_batch(texts, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.tokenizer, name)
@@ -116,7 +116,7 @@ def test_a_huge_text_is_cut_by_characters_before_tokenising(classifier):
     clf = Classifier(classifier.backend, recording, classifier.labels)
     ids = clf.encode([text])[0]
     assert recording.longest <= 8 * clf.max_length
-    tokens = clf.tokenizer.convert_ids_to_tokens(ids)
+    tokens = [clf.tokenizer.id_to_token(i) for i in ids]
     assert len(ids) == clf.max_length and tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
     assert "".join(tokens[1:8]) == "江城新增高新技" and "".join(tokens[-6:-1]) == "结尾一句。"
     assert clf.predict_proba([text]).shape == (1, len(LABELS))
@@ -131,8 +131,44 @@ def test_cutting_long_texts_keeps_the_tokens_the_whole_text_gives(classifier):
     pieces = ["江城", "高质量发展", "GDP", "supercalifragilistic" * 4, " ", "。", "2026", "x" * 150, "\u3000" * 40, "ＡＢＣ"]
     texts = ["".join(random.choice(pieces) for _ in range(random.randint(60, 600))) for _ in range(60)]
     texts += ["a" * 5000, " " * 4000 + "江城" * 10, "江" * 3000, "word " * 2000]
-    whole = classifier.tokenizer(texts, add_special_tokens=True)["input_ids"]
+    whole = [e.ids for e in classifier.tokenizer.encode_batch(texts, add_special_tokens=True)]
     tail = classifier.max_length - int(classifier.max_length * classifier.head_fraction)
     head = classifier.max_length - tail
     expected = [ids if len(ids) <= classifier.max_length else ids[:head] + ids[-tail:] for ids in whole]
     assert classifier.encode(texts) == expected
+
+
+def test_the_tokenizer_gives_the_ids_autotokenizer_gives(corpora):
+    """The classifier reads tokenizer.json with the tokenizers library alone; transformers'
+    AutoTokenizer (what training and ``pipeline`` use) must give the same ids."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from paratheme.classifier import DEFAULT_MODEL, load_tokenizer
+    from paratheme.corpus import list_documents, load_document
+
+    texts = ["", " ", "\t\n", "ＡＢＣ全角", "Ｅ-mail：abc@Example.COM", "①②③", "café naïve", "😀表情", "\u200b零宽",
+             "\x00\x07控制", "江城" * 300]
+    for k, (source, doc) in enumerate(list_documents(corpora)):
+        if k % 4 == 0:  # a quarter of the documents, every source
+            texts += [b.text for b in load_document(source, doc, corpora).blocks]
+    ours = [e.ids for e in load_tokenizer(Path(DEFAULT_MODEL)).encode_batch(texts, add_special_tokens=True)]
+    theirs = AutoTokenizer.from_pretrained(DEFAULT_MODEL, local_files_only=True)(texts, verbose=False)["input_ids"]
+    assert len(texts) > 5000
+    assert ours == theirs
+
+
+def test_labeling_a_page_with_the_onnx_model_imports_no_heavy_library():
+    """Start-up is import time: PyTorch, transformers and LightGBM (which pulls in scikit-learn
+    and SciPy) took five of the six seconds a CLI run spent loading the model."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from paratheme import Classifier; c = Classifier.from_pretrained(); "
+              "assert c.backend_name == 'onnx-int8', c.backend_name; "
+              "c.classify_page(b'<html><body><p>\\xe6\\xb1\\x9f\\xe5\\x9f\\x8e</p><ul><li>a</li></ul></body></html>'); "
+              "print(sorted(m for m in ('torch', 'transformers', 'lightgbm', 'sklearn', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from paratheme.trees import Trees
 from paratheme.labels import LABELS
 from paratheme.page_model import PageModel, feature_names, page_features, theme_distribution, theme_features
 from paratheme.pages import Block, read_page
@@ -86,7 +87,7 @@ def fitted(tmp_path_factory):
     data = lightgbm.Dataset(np.tile(x, (20, 1)), label=np.tile(y, 20), feature_name=names)
     booster = lightgbm.train({"objective": "binary", "verbosity": -1, "min_data_in_leaf": 1, "num_threads": 1}, data, 20)
     folder = tmp_path_factory.mktemp("model")
-    PageModel(booster, names, (1.0, 0.0), {"note": "toy"}).save(folder)
+    PageModel(Trees.from_text(booster.model_to_string()), names, (1.0, 0.0), {"note": "toy"}).save(folder)
     return folder, blocks, p
 
 

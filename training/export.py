@@ -18,9 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # The modules the endpoint handler imports, copied beside it so the folder needs no paratheme install.
-RUNTIME_FILES = ("__init__.py", "labels.py", "labels.yaml", "pages.py", "page_model.py", "classifier.py")
+RUNTIME_FILES = ("__init__.py", "labels.py", "labels.yaml", "pages.py", "page_model.py", "trees.py", "classifier.py")
 REQUIREMENTS = ["torch>=2.2", "onnxruntime>=1.17,<2", "transformers>=5.0,<6", "safetensors>=0.4", "tokenizers>=0.20",
-                "numpy>=1.24", "lxml>=5.0", "pyyaml>=6.0", "lightgbm>=4.0,<5"]
+                "numpy>=1.24", "lxml>=5.0", "pyyaml>=6.0"]
 
 logger = logging.getLogger(__name__)
 

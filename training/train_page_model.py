@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from paratheme.page_model import is_html, revised
+from paratheme.trees import Trees
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,11 +96,14 @@ def page_weights(pages: list[Page]) -> np.ndarray:
     return np.concatenate([np.full(len(p.gold), min(1.0, PAGE_BLOCKS / len(p.gold))) for p in pages])
 
 
-def fit_boilerplate(x: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None, seed: int = 42):
+def fit_boilerplate(x: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None,
+                    seed: int = 42) -> Trees:
+    """LightGBM's trees, read back as the classifier applies them (so that CV scores what ships)."""
     import lightgbm
 
     data = lightgbm.Dataset(x, label=y, weight=weights, feature_name=names, free_raw_data=False)
-    return lightgbm.train({**PARAMS, "seed": seed}, data, num_boost_round=ROUNDS)
+    booster = lightgbm.train({**PARAMS, "seed": seed}, data, num_boost_round=ROUNDS)
+    return Trees.from_text(booster.model_to_string())
 
 
 def fit_theme_weights(pages: list[Page], b: int) -> tuple[float, float]:
@@ -150,12 +154,12 @@ def cross_validate(pages, matrices, names, labels, held_out: list[int], group: s
         test = [i for j, i in enumerate(held_out) if j % folds == k]
         train = [i for i in range(len(pages)) if i not in set(test)]
         html = [i for i in train if is_html(pages[i].blocks)]
-        booster = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in html]),
-                                  np.concatenate([pages[i].gold == b for i in html]), [names[c] for c in columns],
-                                  page_weights([pages[i] for i in html]))
+        trees = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in html]),
+                                np.concatenate([pages[i].gold == b for i in html]), [names[c] for c in columns],
+                                page_weights([pages[i] for i in html]))
         weights = fit_theme_weights([pages[i] for i in train], b)
         for i in test:
-            p_bp = booster.predict(matrices[i][:, columns]) if is_html(pages[i].blocks) else pages[i].probs[:, b]
+            p_bp = trees.predict(matrices[i][:, columns]) if is_html(pages[i].blocks) else pages[i].probs[:, b]
             page_predicted = revised(pages[i].probs, p_bp, weights, b).argmax(axis=1)
             predicted.append(page_predicted)
             gold.append(pages[i].gold)
@@ -227,13 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     chosen = max((TEXT_ONLY, STRUCTURE_ONLY, BOTH), key=lambda group: cv[group]["macro_f1"])
     columns = feature_columns(names, labels, chosen)
     html = [i for i, p in enumerate(pages) if is_html(p.blocks)]
-    booster = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in html]),
-                              np.concatenate([pages[i].gold == b for i in html]), [names[c] for c in columns],
-                              page_weights([pages[i] for i in html]), args.seed)
+    trees = fit_boilerplate(np.concatenate([matrices[i][:, columns] for i in html]),
+                            np.concatenate([pages[i].gold == b for i in html]), [names[c] for c in columns],
+                            page_weights([pages[i] for i in html]), args.seed)
     info = {"features": chosen,"documents": len(pages), "blocks": int(sum(len(p.gold) for p in pages)),
             "splits": sorted({p.split for p in pages}), "held_out_documents": len(held_out),
             "lightgbm": {**PARAMS, "rounds": ROUNDS, "seed": args.seed}, "cv_5_fold_by_document": cv}
-    model = PageModel(booster, [names[c] for c in columns], fit_theme_weights(pages, b), info)
+    model = PageModel(trees, [names[c] for c in columns], fit_theme_weights(pages, b), info)
     model.save(args.model)
     print(f"wrote {args.model}/page_model.txt and page_model.json ({chosen}; theme weights {model.theme_weights})")
     return 0

@@ -137,6 +137,23 @@ def _choose_backend(folder: Path, backend: str, device: str) -> str:
     return next((name for name, file in ONNX_FILES.items() if (folder / file).is_file()), "pytorch")
 
 
+def load_tokenizer(folder: Path):
+    """The model's fast tokenizer (``tokenizer.json``), read by the ``tokenizers`` library itself.
+
+    It gives the ids ``AutoTokenizer`` gives (``tests/test_classifier.py`` checks this on every
+    corpus block), without importing transformers and, through it, PyTorch: that import took
+    about four of the six seconds a CLI run spent loading the ONNX model.
+    """
+    from tokenizers import Tokenizer
+
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise OSError(f"{folder} has no tokenizer.json (a fast tokenizer, as save_pretrained writes it)")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_truncation()  # encode() cuts long texts itself, keeping head and tail
+    return tokenizer
+
+
 def as_blocks(blocks: Sequence[Block | str]) -> list[Block]:
     """Blocks in page order; a plain string is a block without a structure record."""
     return [b if isinstance(b, Block) else Block(i, b) for i, b in enumerate(blocks)]
@@ -152,7 +169,8 @@ class Classifier:
 
     Args:
         backend: computes logits from token ids (``TorchBackend`` or ``OnnxBackend``).
-        tokenizer: the model's tokenizer.
+        tokenizer: the model's ``tokenizers.Tokenizer`` (a transformers fast tokenizer's
+            ``backend_tokenizer``); its padding setting, if any, names the pad token.
         labels: label names in the model's output order (its ``id2label``).
         max_length: tokens the model sees per block; longer blocks keep their head and tail. The
             default, 192, was the best window on dev (``python -m bench.truncation``: every window
@@ -206,12 +224,10 @@ class Classifier:
         unknown = set(labels) - set(LABELS)
         if unknown:
             raise ModelError(f"{folder}: config.json has labels {sorted(unknown)} that are not paratheme labels {list(LABELS)}")
-        from transformers import AutoTokenizer
-
         choice = _choose_backend(folder, backend, device)
         threads = threads or default_threads()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            tokenizer = load_tokenizer(folder)
             engine = (TorchBackend(folder, threads, device) if choice == "pytorch"
                       else OnnxBackend(folder / ONNX_FILES[choice], threads, choice))
         except (OSError, ValueError) as exc:
@@ -219,7 +235,10 @@ class Classifier:
         max_length = min(kwargs.pop("max_length", DEFAULT_MAX_LENGTH), config.get("max_position_embeddings", 512))
         classifier = cls(engine, tokenizer, labels, max_length=max_length, **kwargs)
         classifier.name = folder.resolve().name
-        classifier.page_model = PageModel.load(folder)
+        try:
+            classifier.page_model = PageModel.load(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"could not load the page labeler in {folder}: {exc}") from exc
         classifier.load_seconds = time.perf_counter() - start
         logger.info("loaded %s with the %s backend in %.2f s", folder, choice, classifier.load_seconds)
         return classifier
@@ -248,7 +267,7 @@ class Classifier:
         return encoded
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"] if texts else []
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(texts, add_special_tokens=True)] if texts else []
 
     def _encode_ends(self, text: str, head: int, tail: int, window: int) -> list[int]:
         """The first ``head`` and last ``tail`` ids of ``text``'s encoding, tokenising only its ends."""
@@ -277,7 +296,7 @@ class Classifier:
         # Chrome is short and report paragraphs are long: batching similar lengths together
         # avoids padding every short block to the longest one.
         order = sorted(range(len(unique)), key=lambda i: len(encodings[i]))
-        pad = self.tokenizer.pad_token_id or 0
+        pad = self.tokenizer.token_to_id(self.tokenizer.padding["pad_token"]) if self.tokenizer.padding else 0
         for batch in self._batches(order, encodings):
             width = len(encodings[batch[-1]])
             input_ids = np.full((len(batch), width), pad, dtype=np.int64)

@@ -15,7 +15,8 @@ neighbours. From these:
    ``z = own * log p(block) + neighbours * log p(neighbours)``. Two shared weights, no per-label
    ones, so rare labels are never re-learned here.
 
-The trees are stored in LightGBM's text format and the rest as JSON (no pickle):
+The trees are stored in LightGBM's text format (applied by ``trees.py``, without LightGBM) and the
+rest as JSON (no pickle):
 ``page_model.txt`` and ``page_model.json`` in the model folder.
 """
 
@@ -30,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from .pages import Block
+from .trees import Trees
 
 MODEL_FILE = "page_model.txt"
 META_FILE = "page_model.json"
@@ -209,7 +211,7 @@ def revised(probs: np.ndarray, p_bp: np.ndarray, theme_weights, boilerplate_inde
 class PageModel:
     """The fitted page labeler: LightGBM trees for boilerplate, two weights for themes."""
 
-    booster: object  # lightgbm.Booster
+    trees: Trees  # LightGBM's trees, applied without LightGBM (``trees.py``)
     feature_names: list[str]  # the features the trees use, a subset of ``feature_names(labels)``
     theme_weights: tuple[float, float] = (1.0, 0.0)
     info: dict = field(default_factory=dict)
@@ -219,15 +221,15 @@ class PageModel:
         folder = Path(folder)
         if not (folder / META_FILE).is_file():
             return None
-        import lightgbm
-
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        booster = lightgbm.Booster(model_str=(folder / MODEL_FILE).read_text(encoding="utf-8"))
-        return cls(booster, meta["feature_names"], tuple(meta["theme_weights"]), meta.get("info", {}))
+        trees = Trees.from_text((folder / MODEL_FILE).read_text(encoding="utf-8"))
+        if list(trees.feature_names) != meta["feature_names"]:
+            raise ValueError(f"{folder}: {MODEL_FILE} and {META_FILE} name different features; refit the page model")
+        return cls(trees, meta["feature_names"], tuple(meta["theme_weights"]), meta.get("info", {}))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
-        (folder / MODEL_FILE).write_text(self.booster.model_to_string(), encoding="utf-8")
+        (folder / MODEL_FILE).write_text(self.trees.text, encoding="utf-8")
         meta = {"feature_names": self.feature_names, "theme_weights": list(self.theme_weights), "info": self.info}
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -240,7 +242,7 @@ class PageModel:
         return features[:, [names.index(name) for name in self.feature_names]]
 
     def boilerplate_probability(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(features, num_threads=1), dtype=float)
+        return self.trees.predict(features)
 
     def apply(self, blocks: Sequence[Block], probs: np.ndarray, labels: Sequence[str]) -> np.ndarray:
         """The page's probabilities (columns in ``labels`` order) revised from the whole page; rows sum to 1."""
