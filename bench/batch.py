@@ -2,8 +2,8 @@
 
     python -m bench.batch [--pages N] [--model model] [--json out.json]
 
-On the same N saved HTML pages (the shared corpora's news pages when present, else pages built
-from the repository's example), times:
+On the same N saved HTML pages (spread over the shared corpora's 192 news pages when present, else
+pages built from the repository's example), times:
 - the local engine, one process (every core);
 - the Ray engine on a local Ray with every CPU, with 1 actor (every core) and with 2 actors
   (the cores split between them);
@@ -33,13 +33,14 @@ REPO = Path(__file__).resolve().parent.parent
 def bench_pages(count: int, corpora: Path, folder: Path) -> str:
     """Copy ``count`` pages into ``folder``; say where they came from."""
     folder.mkdir(parents=True)
-    source = corpora / "news-pages-html"
-    pages = sorted(p for p in source.glob("*.html")) if source.is_dir() else []
+    old, new = corpora / "news-pages-html", corpora / "news-pages-html-v2"
+    pages = sorted(old.glob("*.html")) + sorted(new.glob("*/*.html"))
     if pages:
-        chosen = pages[::max(1, len(pages) // count)][:count]  # spread over the sites, not the first site's pages
+        step = max(1, len(pages) // count)
+        chosen = pages[::step][:count]  # spread over the sites, not the first site's pages
         for page in chosen:
-            shutil.copy(page, folder / page.name)
-        return f"{len(chosen)} pages of {source} (every {max(1, len(pages) // count)}th by name)"
+            shutil.copy(page, folder / f"{page.parent.name}-{page.name}")
+        return f"{len(chosen)} pages of {old} and {new} (every {step}th by name)"
     example = (REPO / "examples" / "portal-page.html").read_text(encoding="utf-8")
     for i in range(count):
         (folder / f"page-{i:03d}.html").write_text(example.replace("江城市", f"江城{i}市"), encoding="utf-8")
