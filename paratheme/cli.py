@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             try:
                 from serve.app import Limits, resolve_token, serve
+                from serve.memory import limit_malloc_arenas
             except ImportError as exc:
                 raise CLIError(f"{exc.name} is not installed. To fix: pip install -e '.[serve]'") from exc
 
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise CLIError(str(exc)) from exc
             limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items, max_chars=args.max_chars,
                             request_timeout_s=args.request_timeout)
+            limit_malloc_arenas()
             # Loaded here so that a bad model folder is a one-line error, not a server that fails to start.
             serve(Classifier.from_pretrained(args.model), args.host, args.port, token, limits)
     except (CLIError, BatchError, ModelError, PageError, ViewerError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:

@@ -35,6 +35,7 @@ from .guard import TOKEN_ENV, GuardAndMeasure, error, resolve_token
 from .handler import (InputError, TextRequest, check_page, format_page, format_pipeline, page_mode, parameters_of,
                       parse_texts, parse_top_k)
 from .limits import ClientGone, Limits, Overloaded, check_work, read_json
+from .memory import return_freed_memory
 from .metrics import Metrics
 
 logger = logging.getLogger("paratheme.serve")
@@ -80,15 +81,17 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
                                timeout_s=limits.request_timeout_s)
         metrics.queued.set_function(lambda: batcher.queued_chars)
         await batcher.start()
+        trimmer = asyncio.create_task(return_freed_memory())
         state.update(classifier=loaded, batcher=batcher)
         if token:
             logger.info("authentication on: every route but /health needs the bearer token")
         else:
             logger.warning("authentication off: every route is open (set --token or $%s to require a token)", TOKEN_ENV)
         yield
+        trimmer.cancel()
         await batcher.stop()
 
-    app = FastAPI(title="paratheme", version="0.3.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = FastAPI(title="paratheme", version="0.3.1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Theme and boilerplate labels for paragraphs of Chinese news and government pages.")
     app.add_middleware(GuardAndMeasure, token=token, metrics=metrics, routes=app.router.routes)
     add_docs(app)
