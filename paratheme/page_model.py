@@ -212,9 +212,13 @@ class PageModel:
     """The fitted page labeler: LightGBM trees for boilerplate, two weights for themes."""
 
     trees: Trees  # LightGBM's trees, applied without LightGBM (``trees.py``)
-    feature_names: list[str]  # the features the trees use, a subset of ``feature_names(labels)``
     theme_weights: tuple[float, float] = (1.0, 0.0)
     info: dict = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The features the trees use, a subset of ``feature_names(labels)``, in their order."""
+        return list(self.trees.feature_names)
 
     @classmethod
     def load(cls, folder: str | Path) -> "PageModel | None":
@@ -223,9 +227,10 @@ class PageModel:
             return None
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         trees = Trees.from_text((folder / MODEL_FILE).read_text(encoding="utf-8"))
+        # The JSON repeats the trees' feature names for readers of the file; they must agree.
         if list(trees.feature_names) != meta["feature_names"]:
             raise ValueError(f"{folder}: {MODEL_FILE} and {META_FILE} name different features; refit the page model")
-        return cls(trees, meta["feature_names"], tuple(meta["theme_weights"]), meta.get("info", {}))
+        return cls(trees, tuple(meta["theme_weights"]), meta.get("info", {}))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)

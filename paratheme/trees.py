@@ -94,7 +94,8 @@ class Trees:
         # Every (row, tree) pair walks down at once, one level per step; ``take`` is NumPy's
         # fastest gather, and the pairs that reached a leaf drop out of ``active``.
         count, width = x.shape
-        if not self.any_missing_rule:  # the common case: NaN reads as 0, and x <= threshold decides
+        missing_rules = bool(self.missing.any())
+        if not missing_rules:  # the common case: NaN reads as 0, and x <= threshold decides
             x = np.nan_to_num(x, nan=0.0, posinf=np.inf, neginf=-np.inf)
         flat_x = x.ravel()
         node = np.tile(self.roots, count)
@@ -103,15 +104,11 @@ class Trees:
         while active.size:
             at = node.take(active)
             value = flat_x.take(base.take(active) + self.feature.take(at))
-            go_left = self._go_left_with_missing(value, at) if self.any_missing_rule else value <= self.threshold.take(at)
+            go_left = self._go_left_with_missing(value, at) if missing_rules else value <= self.threshold.take(at)
             following = np.where(go_left, self.children[1].take(at), self.children[0].take(at))
             node[active] = following
             active = active[following >= 0]
         return self.leaf_value.take(-node - 1).reshape(count, len(self.roots)).sum(axis=1)
-
-    @property
-    def any_missing_rule(self) -> bool:
-        return bool(self.missing.any())
 
     def _go_left_with_missing(self, value: np.ndarray, at: np.ndarray) -> np.ndarray:
         missing_type = self.missing[at]

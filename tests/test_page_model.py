@@ -87,7 +87,7 @@ def fitted(tmp_path_factory):
     data = lightgbm.Dataset(np.tile(x, (20, 1)), label=np.tile(y, 20), feature_name=names)
     booster = lightgbm.train({"objective": "binary", "verbosity": -1, "min_data_in_leaf": 1, "num_threads": 1}, data, 20)
     folder = tmp_path_factory.mktemp("model")
-    PageModel(Trees.from_text(booster.model_to_string()), names, (1.0, 0.0), {"note": "toy"}).save(folder)
+    PageModel(Trees.from_text(booster.model_to_string()), (1.0, 0.0), {"note": "toy"}).save(folder)
     return folder, blocks, p
 
 

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {"features": chosen,"documents": len(pages), "blocks": int(sum(len(p.gold) for p in pages)),
             "splits": sorted({p.split for p in pages}), "held_out_documents": len(held_out),
             "lightgbm": {**PARAMS, "rounds": ROUNDS, "seed": args.seed}, "cv_5_fold_by_document": cv}
-    model = PageModel(trees, [names[c] for c in columns], fit_theme_weights(pages, b), info)
+    model = PageModel(trees, fit_theme_weights(pages, b), info)
     model.save(args.model)
     print(f"wrote {args.model}/page_model.txt and page_model.json ({chosen}; theme weights {model.theme_weights})")
     return 0
