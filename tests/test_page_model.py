@@ -115,3 +115,23 @@ def test_a_page_model_fitted_on_other_features_is_refused(fitted, tmp_path):
 
 def test_a_folder_without_a_page_model_has_none(tmp_path):
     assert PageModel.load(tmp_path) is None
+
+
+def test_extractor_ablation_maps_main_text_to_blocks_in_page_order():
+    from training.ablate_extractors import extractor_columns, kept
+
+    blocks = read_page(PAGE.encode(), kind="html")
+    # An extractor's main text that quotes a related-news headline before the article: anywhere
+    # in the text counts for the substring mapping, only in page order for the ordered one.
+    main = ("相关新闻一\n江城新建三座污水处理厂\n江城今年投入资金建设三座污水处理厂，日处理能力提高一倍。\n"
+            "新厂采用膜处理工艺，出水水质达到一级标准。")
+    texts = [b.text for b in blocks]
+    by_substring = dict(zip(texts, kept(blocks, main, "substring")))
+    by_order = dict(zip(texts, kept(blocks, main, "ordered")))
+    for body in ("江城新建三座污水处理厂", "新厂采用膜处理工艺，出水水质达到一级标准。"):
+        assert by_substring[body] == by_order[body] == 1
+    assert by_substring["相关新闻一"] == 1 and by_order["相关新闻一"] == 0
+    assert by_substring["版权所有 江城网"] == by_order["版权所有 江城网"] == 0
+    columns, names = extractor_columns(blocks, {"gne": main}, ("gne",), "ordered")
+    assert columns.shape == (len(blocks), 6) and names[0] == "gne_kept"
+    assert (columns[:, names.index("gne_found")] == 1).all()
