@@ -91,7 +91,7 @@ def create_app(model_dir: str | os.PathLike | None = None, token: str | None = N
         trimmer.cancel()
         await batcher.stop()
 
-    app = FastAPI(title="paratheme", version="0.3.1", lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = FastAPI(title="paratheme", version="0.3.2", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Theme and boilerplate labels for paragraphs of Chinese news and government pages.")
     app.add_middleware(GuardAndMeasure, token=token, metrics=metrics, routes=app.router.routes)
     add_docs(app)
