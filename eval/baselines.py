@@ -79,8 +79,26 @@ class KeywordRules:
         return out
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
+    """``text`` without whitespace: extractors re-flow lines, so blocks are matched without it."""
     return re.sub(r"\s+", "", text)
+
+
+def extractor_main_text(name: str, page: str) -> str:
+    """The main text a content extractor finds in a decoded HTML page ("" when it finds none)."""
+    if name == "trafilatura":
+        import trafilatura
+
+        return trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=False) or ""
+    if name == "gne":
+        from gne import GeneralNewsExtractor
+
+        try:
+            result = GeneralNewsExtractor().extract(page)
+        except Exception:  # GNE raises on pages it cannot parse; then it finds nothing
+            return ""
+        return (result.get("title") or "") + "\n" + (result.get("content") or "")
+    raise ValueError(f"unknown extractor {name!r}")
 
 
 def extractor_kept(name: str, html: bytes, blocks: list[str]) -> list[bool]:
@@ -88,23 +106,13 @@ def extractor_kept(name: str, html: bytes, blocks: list[str]) -> list[bool]:
     extractor's main text contains it (whitespace ignored)."""
     from paratheme.pages import decode
 
-    page = decode(html)
-    if name == "trafilatura":
-        import trafilatura
+    return in_main_text(extractor_main_text(name, decode(html)), blocks)
 
-        main = trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=False) or ""
-    elif name == "gne":
-        from gne import GeneralNewsExtractor
 
-        try:
-            result = GeneralNewsExtractor().extract(page)
-            main = (result.get("title") or "") + "\n" + (result.get("content") or "")
-        except Exception:  # GNE raises on pages it cannot parse; then it keeps nothing
-            main = ""
-    else:
-        raise ValueError(f"unknown extractor {name!r}")
-    squashed = _squash(main)
-    return [bool(_squash(b)) and _squash(b) in squashed for b in blocks]
+def in_main_text(main: str, blocks: list[str]) -> list[bool]:
+    """Per block: whether ``main`` contains it, whitespace ignored (an empty block never counts)."""
+    main = squash(main)
+    return [bool(squash(b)) and squash(b) in main for b in blocks]
 
 
 EXTRACTORS = ("trafilatura", "gne")

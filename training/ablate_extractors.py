@@ -18,52 +18,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from eval.baselines import EXTRACTORS, extractor_main_text, in_main_text, squash
 from paratheme.labels import LABELS
 from paratheme.page_model import _window_mean, is_html
 from training import train_page_model as stage
 
-EXTRACTORS = ("trafilatura", "gne")
 MAPPINGS = ("substring", "ordered")
 SHORT_BLOCK = 8  # characters: shorter blocks must sit close after the previous match (ordered mapping)
 SHORT_GAP = 200
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def main_text(name: str, page: str) -> str:
-    if name == "trafilatura":
-        import trafilatura
-
-        return trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=False) or ""
-    from gne import GeneralNewsExtractor
-
-    try:
-        result = GeneralNewsExtractor().extract(page)
-    except Exception:  # GNE raises on pages it cannot parse; then it finds nothing
-        return ""
-    return (result.get("title") or "") + "\n" + (result.get("content") or "")
-
-
 def kept(blocks, main: str, mapping: str) -> np.ndarray:
-    main = _squash(main)
+    """1 for each block the extractor's ``main`` text holds, by ``mapping`` (see the module docstring)."""
+    if mapping == "substring":
+        return np.array(in_main_text(main, [b.text for b in blocks]), dtype=float)
+    main = squash(main)
     out = np.zeros(len(blocks))
     cursor = 0
     for i, block in enumerate(blocks):
-        text = _squash(block.text)
-        if not text:
-            continue
-        if mapping == "substring":
-            out[i] = text in main
-            continue
-        at = main.find(text, cursor)
+        text = squash(block.text)
+        at = main.find(text, cursor) if text else -1
         if at >= 0 and (len(text) >= SHORT_BLOCK or at - cursor < SHORT_GAP):
             out[i] = 1
             cursor = at + len(text)
@@ -93,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = tuple(LABELS)
     flat = lambda source, doc_id, texts: np.full((len(texts), len(labels)), 1 / len(labels), np.float32)  # noqa: E731
     pages = [p for p in stage.load_pages(("train", "dev"), labels, flat, args.corpora) if is_html(p.blocks)]
-    held_out = [i for i, p in enumerate(pages) if stage.unseen_by_base_model(p, {"seed", "news", "provincial", "national"})]
+    held_out = [i for i, p in enumerate(pages) if stage.unseen_by_base_model(p, set(stage.BASE_TRAIN_SOURCES))]
     matrices, names = stage.page_matrix(pages, labels)
     mains, seconds = [], {name: [] for name in EXTRACTORS}
     for p in pages:
@@ -101,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         found = {}
         for name in EXTRACTORS:
             start = time.perf_counter()
-            found[name] = main_text(name, html)
+            found[name] = extractor_main_text(name, html)
             seconds[name].append(time.perf_counter() - start)
         mains.append(found)
 

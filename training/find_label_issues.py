@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from training.train_page_model import BASE_TRAIN_SOURCES
+
 REPO = Path(__file__).resolve().parent.parent
-BASE_TRAIN_SOURCES = ("seed", "news", "provincial", "national")
 
 
 def out_of_fold_probabilities(splits, classifier, cache: Path | None, folds: int = 5):
